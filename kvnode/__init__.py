@@ -1,0 +1,70 @@
+"""A log-structured key-value storage node over append-only extents.
+
+Open a node over a simulated disk (`SimDisk`) or a data directory (`open_dir`); see `Node` for
+the API and `kvnode.errors` for what it raises.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kvnode.dependency import Dependency
+from kvnode.errors import (
+    CorruptChunk,
+    CorruptionError,
+    DataDirError,
+    DiskFullError,
+    DiskIOError,
+    InvalidKeyError,
+    InvalidValueError,
+    KVError,
+    KVTypeError,
+    NodeClosedError,
+    NodeFailedError,
+)
+from kvnode.filedisk import FileDisk
+from kvnode.limits import DEFAULT_GEOMETRY, SMALL_GEOMETRY, Geometry, Limits
+from kvnode.node import Node, NodeStats
+from kvnode.simdisk import CrashPlan, PendingWrite, SimDisk
+
+__all__ = [
+    "DEFAULT_GEOMETRY",
+    "SMALL_GEOMETRY",
+    "CorruptChunk",
+    "CorruptionError",
+    "CrashPlan",
+    "DataDirError",
+    "Dependency",
+    "DiskFullError",
+    "DiskIOError",
+    "FileDisk",
+    "Geometry",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "KVError",
+    "KVTypeError",
+    "Limits",
+    "Node",
+    "NodeClosedError",
+    "NodeFailedError",
+    "NodeStats",
+    "PendingWrite",
+    "SimDisk",
+    "open_dir",
+]
+
+
+def open_dir(
+    path: str | os.PathLike[str], *, create: bool = False, geometry: Geometry = DEFAULT_GEOMETRY
+) -> Node:
+    """Open the node in data directory `path`; with `create=True`, make it if it is absent."""
+    path = os.fspath(path)
+    if create and not os.path.exists(os.path.join(path, "KVNODE")):
+        disk = FileDisk.create(path, geometry)
+    else:
+        disk = FileDisk.open(path)
+    try:
+        return Node.open(disk)
+    except BaseException:
+        disk.close()
+        raise

@@ -1,0 +1,250 @@
+"""`FileDisk`: extents as files in a data directory, made durable with fsync.
+
+Directory layout:
+
+    KVNODE            format header (below); also the lock that keeps a second process out
+    extent-00000 ...  one file per extent; its size is the extent's write pointer
+
+Format header (little-endian, 28 bytes):
+
+    offset  size  field
+    0       8     magic b"KVNODEDR"
+    8       4     format version (FORMAT_VERSION)
+    12      4     page_bytes
+    16      4     extent_bytes
+    20      4     extent_count
+    24      4     CRC-32C of bytes 0..24
+
+A directory without the header, with another magic, a newer version, a bad checksum, a
+missing extent file or one larger than an extent is refused with `DataDirError`, unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+
+from kvnode.chunk import crc32c
+from kvnode.disk import check_append, check_read, check_truncate
+from kvnode.errors import DataDirError, DiskFullError, DiskIOError
+from kvnode.limits import DEFAULT_GEOMETRY, Geometry
+
+FORMAT_FILE = "KVNODE"
+FORMAT_MAGIC = b"KVNODEDR"
+FORMAT_VERSION = 1
+_FORMAT = struct.Struct("<8sIIII")
+
+
+def _extent_name(extent: int) -> str:
+    return f"extent-{extent:05d}"
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _io_error(op: str, err: OSError, extent: int | None) -> Exception:
+    if err.errno == errno.ENOSPC:
+        return DiskFullError(f"{op} on extent {extent}: no space left on device")
+    return DiskIOError(op, err.strerror or str(err), extent=extent)
+
+
+class FileDisk:
+    """A disk whose extents are files in one directory; see the module docstring."""
+
+    def __init__(self, path: str, geometry: Geometry, lock_fd: int, sizes: list[int]):
+        """Use `FileDisk.create` or `FileDisk.open`."""
+        self._path = path
+        self._geometry = geometry
+        self._lock_fd = lock_fd
+        self._wps = sizes
+        self._fds: dict[int, int] = {}
+        self._dirty: set[int] = set()
+
+    @classmethod
+    def create(cls, path: str, geometry: Geometry = DEFAULT_GEOMETRY) -> FileDisk:
+        """Make a new data directory at `path` (absent or empty) and open it."""
+        path = os.fspath(path)
+        if os.path.lexists(path):
+            if not os.path.isdir(path):
+                raise DataDirError(path, "exists and is not a directory")
+            if os.listdir(path):
+                raise DataDirError(path, "directory is not empty; refusing to create a store in it")
+        else:
+            os.makedirs(path)
+        for extent in range(geometry.extent_count):
+            os.close(
+                os.open(os.path.join(path, _extent_name(extent)), os.O_CREAT | os.O_EXCL, 0o644)
+            )
+        header = _FORMAT.pack(
+            FORMAT_MAGIC,
+            FORMAT_VERSION,
+            geometry.page_bytes,
+            geometry.extent_bytes,
+            geometry.extent_count,
+        )
+        tmp = os.path.join(path, FORMAT_FILE + ".tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, header + struct.pack("<I", crc32c(header)))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # The header appears last and atomically: a directory without it was never a store.
+        os.rename(tmp, os.path.join(path, FORMAT_FILE))
+        _fsync_dir(path)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: str) -> FileDisk:
+        """Open an existing data directory, refusing anything that is not one of ours."""
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise DataDirError(path, "no such data directory (create one with `kvnode init`)")
+        header_path = os.path.join(path, FORMAT_FILE)
+        try:
+            lock_fd = os.open(header_path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise DataDirError(
+                path, f"not a kvnode data directory (no {FORMAT_FILE} file)"
+            ) from None
+        try:
+            geometry = cls._read_header(path, lock_fd)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DataDirError(path, "in use by another process") from None
+            sizes = cls._extent_sizes(path, geometry)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(path, geometry, lock_fd, sizes)
+
+    @staticmethod
+    def _read_header(path: str, fd: int) -> Geometry:
+        raw = os.pread(fd, _FORMAT.size + 4, 0)
+        if len(raw) < len(FORMAT_MAGIC) or raw[: len(FORMAT_MAGIC)] != FORMAT_MAGIC:
+            raise DataDirError(path, "not a kvnode data directory (foreign format header)")
+        if len(raw) < _FORMAT.size + 4:
+            raise DataDirError(path, "format header truncated (damaged directory)")
+        _magic, version, page, extent, count = _FORMAT.unpack_from(raw, 0)
+        (stored,) = struct.unpack_from("<I", raw, _FORMAT.size)
+        if stored != crc32c(raw[: _FORMAT.size]):
+            raise DataDirError(path, "format header checksum mismatch (damaged directory)")
+        if version > FORMAT_VERSION:
+            raise DataDirError(
+                path,
+                f"format version {version} is newer than this kvnode supports ({FORMAT_VERSION})",
+            )
+        if version != FORMAT_VERSION:
+            raise DataDirError(path, f"unknown format version {version}")
+        try:
+            return Geometry(page_bytes=page, extent_bytes=extent, extent_count=count)
+        except ValueError as err:
+            raise DataDirError(path, f"format header holds an invalid geometry: {err}") from None
+
+    @staticmethod
+    def _extent_sizes(path: str, geometry: Geometry) -> list[int]:
+        sizes = []
+        for extent in range(geometry.extent_count):
+            name = os.path.join(path, _extent_name(extent))
+            try:
+                size = os.stat(name).st_size
+            except FileNotFoundError:
+                raise DataDirError(
+                    path, f"{_extent_name(extent)} is missing (damaged directory)"
+                ) from None
+            if size > geometry.extent_bytes:
+                raise DataDirError(
+                    path, f"{_extent_name(extent)} is larger than an extent (damaged)"
+                )
+            sizes.append(size)
+        return sizes
+
+    @property
+    def path(self) -> str:
+        """The data directory."""
+        return self._path
+
+    @property
+    def geometry(self) -> Geometry:
+        """The disk's shape, as recorded in the format header."""
+        return self._geometry
+
+    def _fd(self, extent: int) -> int:
+        fd = self._fds.get(extent)
+        if fd is None:
+            fd = os.open(os.path.join(self._path, _extent_name(extent)), os.O_RDWR)
+            self._fds[extent] = fd
+        return fd
+
+    def append(self, extent: int, data: bytes) -> int:
+        """Write `data` at the extent's write pointer with pwrite."""
+        offset = self._wps[extent] if 0 <= extent < len(self._wps) else 0
+        check_append(self._geometry, extent, offset, len(data))
+        view = memoryview(data)
+        done = 0
+        try:
+            fd = self._fd(extent)
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], offset + done)
+        except OSError as err:
+            raise _io_error("write", err, extent) from err
+        self._wps[extent] = offset + len(data)
+        self._dirty.add(extent)
+        return offset
+
+    def read(self, extent: int, offset: int, length: int) -> bytes:
+        """Read with pread; a short read means the file changed under us."""
+        wp = self._wps[extent] if 0 <= extent < len(self._wps) else 0
+        check_read(self._geometry, extent, wp, offset, length)
+        try:
+            data = os.pread(self._fd(extent), length, offset)
+        except OSError as err:
+            raise _io_error("read", err, extent) from err
+        if len(data) != length:
+            raise DiskIOError("read", f"short read ({len(data)} of {length} bytes)", extent=extent)
+        return data
+
+    def write_pointer(self, extent: int) -> int:
+        """The extent file's length."""
+        return self._wps[extent]
+
+    def truncate(self, extent: int, length: int) -> None:
+        """Shorten the extent file."""
+        wp = self._wps[extent] if 0 <= extent < len(self._wps) else 0
+        check_truncate(self._geometry, extent, wp, length)
+        try:
+            os.ftruncate(self._fd(extent), length)
+        except OSError as err:
+            raise _io_error("write", err, extent) from err
+        self._wps[extent] = length
+        self._dirty.add(extent)
+
+    def reset(self, extent: int) -> None:
+        """Empty the extent file."""
+        self.truncate(extent, 0)
+
+    def sync(self) -> None:
+        """fsync every extent file written since the last sync."""
+        for extent in sorted(self._dirty):
+            try:
+                os.fsync(self._fds[extent])
+            except OSError as err:
+                raise _io_error("sync", err, extent) from err
+            self._dirty.discard(extent)
+
+    def close(self) -> None:
+        """Close every file and release the directory lock (does not sync)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1

@@ -1,0 +1,412 @@
+"""`Node`: the key-value API over a disk, a thin facade over the modules beside it.
+
+Locking: one mutex per node guards all of its state and every disk call, and each public method
+holds it from start to end. Every operation therefore takes effect atomically at some instant
+between its call and its return (linearizable), at the cost of running one operation at a time.
+
+Failures: an I/O error on a write or sync leaves the disk in a state the node cannot vouch for,
+so the node refuses further changes (`NodeFailedError`) until it is reopened, which recovers it.
+A read error fails only the operation that met it. Corrupt bytes raise `CorruptionError`; a read
+never returns data that does not match its checksum, key and sequence number.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+
+from kvnode.chunk import Kind, decode, encode
+from kvnode.dependency import Dependency, DurabilityClock
+from kvnode.disk import Disk
+from kvnode.errors import (
+    CorruptChunk,
+    CorruptionError,
+    DiskFullError,
+    InvalidKeyError,
+    InvalidValueError,
+    KVTypeError,
+    NodeClosedError,
+    NodeFailedError,
+)
+from kvnode.index_run import ENTRY_OVERHEAD_BYTES, Locator, encode_run
+from kvnode.limits import CHUNK_HEADER_BYTES, RESERVED_EXTENTS, SUPERBLOCK_EXTENTS, Limits
+from kvnode.reclaim import choose_victim
+from kvnode.recovery import RecoveryPlan, apply_plan, plan_recovery
+from kvnode.superblock import NO_EXTENT, ExtentState, Superblock
+
+T = TypeVar("T")
+#: On close, flush the index when replaying the log would read more than this many bytes.
+FLUSH_ON_CLOSE_BYTES = 1 << 20
+
+
+class _NoSpace(Exception):
+    """Client writes may not take the extents reserved for reclamation."""
+
+
+@attrs.frozen
+class NodeStats:
+    """A snapshot of a node's state and counters."""
+
+    keys: int
+    live_bytes: int
+    log_bytes: int
+    free_extents: int
+    log_extents: int
+    next_seq: int
+    index_covers_seq: int
+    durable_seq: int
+    superblock_generation: int
+    replayed_at_open: int
+    index_flushes: int
+    reclaims: int
+    chunks_moved: int
+
+
+class Node:
+    """A log-structured key-value node; open one with `Node.open(disk)`."""
+
+    def __init__(self, disk: Disk, plan: RecoveryPlan, limits: Limits | None = None):
+        """Use `Node.open`, which recovers the disk first."""
+        geometry = disk.geometry
+        self._disk = disk
+        self._geometry = geometry
+        self._limits = limits or Limits.for_geometry(geometry)
+        if self._limits.key_bytes_max + self._limits.value_bytes_max + CHUNK_HEADER_BYTES > (
+            geometry.extent_bytes
+        ):
+            raise ValueError("limits allow a chunk larger than an extent")
+        self._lock = threading.Lock()
+        self._clock = DurabilityClock()
+        self._index = plan.index
+        self._closed = False
+        self._failed: str | None = None
+        self._counters = {"index_flushes": 0, "reclaims": 0, "chunks_moved": 0}
+        self._replayed = plan.replayed
+        self._next_seq = plan.last_seq + 1
+        self._synced_seq = plan.last_seq
+        if plan.found is None:
+            self._format()
+            return
+        sb = plan.found.superblock
+        self._states = list(sb.states)
+        self._soft_wps = list(sb.soft_wps)
+        self._active = sb.active_extent
+        self._covers_seq = sb.covers_seq
+        self._index_loc = (sb.index_extent, sb.index_offset, sb.index_length)
+        self._sb_gen = sb.generation
+        self._sb_extent = plan.found.extent
+        self._recorded_seq = sb.durable_seq
+
+    @classmethod
+    def open(cls, disk: Disk, limits: Limits | None = None) -> Node:
+        """Recover whatever is on `disk` (formatting a blank one) and return a node over it."""
+        plan = plan_recovery(disk)
+        apply_plan(disk, plan)
+        return cls(disk, plan, limits)
+
+    def _format(self) -> None:
+        count = self._geometry.extent_count
+        self._states = [ExtentState.SUPERBLOCK] * SUPERBLOCK_EXTENTS + [ExtentState.FREE] * (
+            count - SUPERBLOCK_EXTENTS
+        )
+        self._soft_wps = [0] * count
+        self._active = SUPERBLOCK_EXTENTS
+        self._states[self._active] = ExtentState.LOG
+        self._covers_seq = 0
+        self._index_loc = (NO_EXTENT, 0, 0)
+        self._sb_gen = 0
+        self._sb_extent = 0
+        self._recorded_seq = 0
+        self._write_superblock()
+        self._disk_sync()
+
+    @property
+    def limits(self) -> Limits:
+        """The largest key and value this node accepts."""
+        return self._limits
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public API ----------------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes) -> Dependency:
+        """Map `key` to `value`."""
+        self._check_key(key)
+        self._check_value(value)
+        with self._lock:
+            self._check_writable()
+            if self._index.get(key) is None:
+                self._check_index_room(key)
+            loc = self._client_append(Kind.PUT, key, value)
+            self._index.set(key, loc)
+            return Dependency(self._clock, self._clock.tick())
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of `key`, or None if it has none."""
+        self._check_key(key)
+        with self._lock:
+            self._check_open()
+            loc = self._index.get(key)
+            return None if loc is None else self._read_value(key, loc)
+
+    def delete(self, key: bytes) -> Dependency:
+        """Remove `key` (a no-op if absent; the dependency then waits for earlier writes)."""
+        self._check_key(key)
+        with self._lock:
+            self._check_writable()
+            if self._index.get(key) is None:
+                return Dependency(self._clock, self._clock.issued)
+            self._client_append(Kind.TOMBSTONE, key, b"")
+            self._index.remove(key)
+            return Dependency(self._clock, self._clock.tick())
+
+    def scan(self, start: bytes = b"", end: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Pairs with start <= key < end (no upper bound if `end` is None), in key order."""
+        if type(start) is not bytes:
+            raise KVTypeError(f"scan start must be bytes, not {type(start).__name__}")
+        if end is not None and type(end) is not bytes:
+            raise KVTypeError(f"scan end must be bytes or None, not {type(end).__name__}")
+        with self._lock:
+            self._check_open()
+            return [(k, self._read_value(k, loc)) for k, loc in self._index.items(start, end)]
+
+    def sync(self) -> None:
+        """Make every earlier mutation durable: their dependencies turn persistent."""
+        with self._lock:
+            self._check_writable()
+            self._sync_locked()
+
+    def flush_index(self) -> None:
+        """Write the index as an index run so recovery need not replay the log before it."""
+        with self._lock:
+            self._check_writable()
+            self._flush_locked()
+
+    def reclaim(self) -> None:
+        """Evacuate the log extent with the most dead bytes and reset it for reuse."""
+        with self._lock:
+            self._check_writable()
+            self._reclaim_once()
+
+    def close(self) -> None:
+        """Make everything durable and release the disk; closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._failed is None:
+                    if self._unflushed_log_bytes() > max(
+                        FLUSH_ON_CLOSE_BYTES, self._index.run_bytes
+                    ):
+                        self._flush_locked()
+                    self._sync_locked()
+                    self._disk_sync()  # the superblock record that sync appended
+            finally:
+                self._closed = True
+                self._disk.close()
+
+    def stats(self) -> NodeStats:
+        """Counts of keys, bytes and extents, and the node's sequence numbers."""
+        with self._lock:
+            self._check_open()
+            wps = [self._disk.write_pointer(e) for e in self._geometry.log_extents]
+            states = [self._states[e] for e in self._geometry.log_extents]
+            return NodeStats(
+                keys=len(self._index),
+                live_bytes=sum(self._index.live_bytes(e) for e in self._geometry.log_extents),
+                log_bytes=sum(wps),
+                free_extents=states.count(ExtentState.FREE),
+                log_extents=states.count(ExtentState.LOG),
+                next_seq=self._next_seq,
+                index_covers_seq=self._covers_seq,
+                durable_seq=self._synced_seq,
+                superblock_generation=self._sb_gen,
+                replayed_at_open=self._replayed,
+                **self._counters,
+            )
+
+    # -- argument and state checks ---------------------------------------------------------
+
+    def _check_key(self, key: object) -> None:
+        if type(key) is not bytes:
+            raise KVTypeError(f"key must be bytes, not {type(key).__name__}")
+        if not key:
+            raise InvalidKeyError("key must not be empty")
+        if len(key) > self._limits.key_bytes_max:
+            raise InvalidKeyError(
+                f"key of {len(key)} bytes exceeds key_bytes_max={self._limits.key_bytes_max}"
+            )
+
+    def _check_value(self, value: object) -> None:
+        if type(value) is not bytes:
+            raise KVTypeError(f"value must be bytes, not {type(value).__name__}")
+        if len(value) > self._limits.value_bytes_max:
+            limit = self._limits.value_bytes_max
+            raise InvalidValueError(f"value of {len(value)} bytes exceeds value_bytes_max={limit}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise NodeClosedError("node is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self._failed is not None:
+            raise NodeFailedError(f"node refuses changes until reopened: {self._failed}")
+
+    def _check_index_room(self, key: bytes) -> None:
+        capacity = self._geometry.extent_bytes - CHUNK_HEADER_BYTES
+        if self._index.run_bytes + ENTRY_OVERHEAD_BYTES + len(key) > capacity:
+            raise DiskFullError(f"index full: an index run may take at most {capacity} bytes")
+
+    # -- disk writes: any failure leaves the node refusing changes --------------------------
+
+    def _guard(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as err:
+            self._failed = f"{type(err).__name__}: {err}"
+            raise
+
+    def _disk_append(self, extent: int, data: bytes) -> int:
+        return self._guard(lambda: self._disk.append(extent, data))
+
+    def _disk_reset(self, extent: int) -> None:
+        self._guard(lambda: self._disk.reset(extent))
+
+    def _disk_sync(self) -> None:
+        through, seq = self._clock.issued, self._next_seq - 1
+        self._guard(self._disk.sync)
+        self._clock.synced(through)
+        self._synced_seq = seq
+
+    # -- the log ---------------------------------------------------------------------------
+
+    def _read_value(self, key: bytes, loc: Locator) -> bytes:
+        if loc.offset + loc.length > self._disk.write_pointer(loc.extent):
+            raise CorruptionError(
+                "locator points past the write pointer", extent=loc.extent, offset=loc.offset
+            )
+        try:
+            chunk = decode(self._disk.read(loc.extent, loc.offset, loc.length))
+        except CorruptChunk as err:
+            raise CorruptionError(err.reason, extent=loc.extent, offset=loc.offset) from None
+        if chunk.kind is not Kind.PUT or chunk.key != key or chunk.seq != loc.seq:
+            raise CorruptionError(
+                f"locator for {key!r} points at another chunk", extent=loc.extent, offset=loc.offset
+            )
+        return chunk.value
+
+    def _append_log(self, kind: Kind, key: bytes, value: bytes, *, client: bool) -> Locator:
+        data = encode(kind, self._next_seq, key, value)
+        if self._disk.write_pointer(self._active) + len(data) > self._geometry.extent_bytes:
+            self._open_extent(client=client)
+        offset = self._disk_append(self._active, data)
+        self._next_seq += 1
+        return Locator(self._active, offset, len(data), self._next_seq - 1)
+
+    def _open_extent(self, *, client: bool) -> None:
+        free = [e for e in self._geometry.log_extents if self._states[e] is ExtentState.FREE]
+        if client and len(free) <= RESERVED_EXTENTS:
+            raise _NoSpace
+        if not free:
+            raise DiskFullError("no free extent left, even for reclamation")
+        extent = free[0]
+        self._states[extent] = ExtentState.LOG
+        self._soft_wps[extent] = 0
+        self._active = extent
+        # Recovery only scans extents the superblock calls LOG: record the new one first.
+        self._write_superblock()
+
+    def _client_append(self, kind: Kind, key: bytes, value: bytes) -> Locator:
+        for _ in range(self._geometry.extent_count):
+            try:
+                return self._append_log(kind, key, value, client=True)
+            except _NoSpace:
+                if self._reclaim_once() is None:
+                    break
+        raise DiskFullError("disk full: reclamation cannot free an extent")
+
+    def _sync_locked(self) -> None:
+        self._disk_sync()
+        if self._synced_seq > self._recorded_seq:
+            # Rides along with the next sync; lets recovery tell mid-log damage from a torn tail.
+            self._write_superblock()
+
+    def _write_superblock(self) -> None:
+        record = Superblock(
+            generation=self._sb_gen + 1,
+            covers_seq=self._covers_seq,
+            durable_seq=self._synced_seq,
+            active_extent=self._active,
+            index_extent=self._index_loc[0],
+            index_offset=self._index_loc[1],
+            index_length=self._index_loc[2],
+            states=tuple(self._states),
+            soft_wps=tuple(self._soft_wps),
+        ).encode()
+        extent = self._sb_extent
+        if self._disk.write_pointer(extent) + len(record) > self._geometry.extent_bytes:
+            # The full extent keeps the newest durable record until the other one holds one.
+            self._disk_sync()
+            extent = 1 - extent
+            self._disk_reset(extent)
+        self._disk_append(extent, record)
+        self._sb_extent = extent
+        self._sb_gen += 1
+        self._recorded_seq = self._synced_seq
+
+    def _unflushed_log_bytes(self) -> int:
+        return sum(
+            self._disk.write_pointer(e) - self._soft_wps[e]
+            for e in self._geometry.log_extents
+            if self._states[e] is ExtentState.LOG
+        )
+
+    def _flush_locked(self, freeing: int | None = None) -> None:
+        self._disk_sync()  # everything the run points at is durable before the run
+        covers = self._next_seq - 1
+        value = encode_run(covers, self._index.items())
+        length = CHUNK_HEADER_BYTES + len(value)
+        if self._disk.write_pointer(self._active) + length > self._geometry.extent_bytes:
+            self._open_extent(client=False)
+        soft_wps = [
+            self._disk.write_pointer(e) if s is ExtentState.LOG else 0
+            for e, s in enumerate(self._states)
+        ]
+        offset = self._disk_append(self._active, encode(Kind.INDEX, covers + 1, b"", value))
+        self._next_seq += 1
+        self._disk_sync()  # the run is durable before the superblock names it
+        self._covers_seq = covers
+        self._index_loc = (self._active, offset, length)
+        self._soft_wps = soft_wps
+        if freeing is not None:
+            self._states[freeing] = ExtentState.FREE
+        self._write_superblock()
+        self._disk_sync()
+        self._counters["index_flushes"] += 1
+
+    def _reclaim_once(self) -> int | None:
+        live = [self._index.live_bytes(e) for e in range(self._geometry.extent_count)]
+        if self._index_loc[0] != NO_EXTENT:
+            live[self._index_loc[0]] += self._index_loc[2]
+        wps = [self._disk.write_pointer(e) for e in range(self._geometry.extent_count)]
+        victim = choose_victim(self._states, wps, live, self._active)
+        if victim is None:
+            return None
+        for key, loc in self._index.in_extent(victim):
+            value = self._read_value(key, loc)  # a read error aborts: the victim stays intact
+            self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
+            self._counters["chunks_moved"] += 1
+        self._flush_locked(freeing=victim)
+        # Only now, with the copies and the superblock that frees the victim durable.
+        self._disk_reset(victim)
+        self._disk_sync()
+        self._counters["reclaims"] += 1
+        return victim
