@@ -12,6 +12,7 @@ never returns data that does not match its checksum, key and sequence number.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -187,7 +188,7 @@ class Node:
         """Write the index as an index run so recovery need not replay the log before it."""
         with self._lock:
             self._check_writable()
-            self._flush_locked()
+            self._with_space(lambda: self._flush_locked(client=True))
 
     def reclaim(self) -> None:
         """Evacuate the log extent with the most dead bytes and reset it for reuse."""
@@ -202,10 +203,11 @@ class Node:
                 return
             try:
                 if self._failed is None:
-                    if self._unflushed_log_bytes() > max(
-                        FLUSH_ON_CLOSE_BYTES, self._index.run_bytes
-                    ):
-                        self._flush_locked()
+                    replay_bytes = self._unflushed_log_bytes()
+                    if replay_bytes > max(FLUSH_ON_CLOSE_BYTES, self._index.run_bytes):
+                        # Only speeds up the next open: skip it rather than dip into the reserve.
+                        with contextlib.suppress(_NoSpace):
+                            self._flush_locked(client=True)
                     self._sync_locked()
                     self._disk_sync()  # the superblock record that sync appended
             finally:
@@ -325,9 +327,19 @@ class Node:
         self._write_superblock()
 
     def _client_append(self, kind: Kind, key: bytes, value: bytes) -> Locator:
+        try:
+            return self._with_space(lambda: self._append_log(kind, key, value, client=True))
+        except DiskFullError:
+            if kind is not Kind.TOMBSTONE:
+                raise
+            # A full disk must still accept deletes, or space could never be freed.
+            return self._append_log(kind, key, value, client=False)
+
+    def _with_space(self, fn: Callable[[], T]) -> T:
+        """Run a client write, reclaiming when it would dip into the reserved extents."""
         for _ in range(self._geometry.extent_count):
             try:
-                return self._append_log(kind, key, value, client=True)
+                return fn()
             except _NoSpace:
                 if self._reclaim_once() is None:
                     break
@@ -369,13 +381,13 @@ class Node:
             if self._states[e] is ExtentState.LOG
         )
 
-    def _flush_locked(self, freeing: int | None = None) -> None:
+    def _flush_locked(self, *, client: bool = False, freeing: int | None = None) -> None:
         self._disk_sync()  # everything the run points at is durable before the run
         covers = self._next_seq - 1
         value = encode_run(covers, self._index.items())
         length = CHUNK_HEADER_BYTES + len(value)
         if self._disk.write_pointer(self._active) + length > self._geometry.extent_bytes:
-            self._open_extent(client=False)
+            self._open_extent(client=client)
         soft_wps = [
             self._disk.write_pointer(e) if s is ExtentState.LOG else 0
             for e, s in enumerate(self._states)
