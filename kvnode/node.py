@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import attrs
 
-from kvnode.chunk import Kind, decode, encode
+from kvnode.chunk import Kind, decode_value, encode
 from kvnode.dependency import Dependency, DurabilityClock
 from kvnode.disk import Disk
 from kvnode.errors import (
@@ -296,14 +296,11 @@ class Node:
                 "locator points past the write pointer", extent=loc.extent, offset=loc.offset
             )
         try:
-            chunk = decode(self._disk.read(loc.extent, loc.offset, loc.length))
+            return decode_value(
+                self._disk.read(loc.extent, loc.offset, loc.length), Kind.PUT, key, loc.seq
+            )
         except CorruptChunk as err:
             raise CorruptionError(err.reason, extent=loc.extent, offset=loc.offset) from None
-        if chunk.kind is not Kind.PUT or chunk.key != key or chunk.seq != loc.seq:
-            raise CorruptionError(
-                f"locator for {key!r} points at another chunk", extent=loc.extent, offset=loc.offset
-            )
-        return chunk.value
 
     def _append_log(self, kind: Kind, key: bytes, value: bytes, *, client: bool) -> Locator:
         data = encode(kind, self._next_seq, key, value)

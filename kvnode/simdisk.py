@@ -169,6 +169,14 @@ class SimDisk:
         """What a crash that keeps nothing would leave in `extent`."""
         return bytes(self._durable[extent])
 
+    def damage(self, extent: int, offset: int, mask: int = 0x01) -> None:
+        """Flip bits (`mask`) of one byte on the medium itself, as decay would."""
+        if not 0 < mask < 256:
+            raise ValueError("mask must flip at least one bit of a byte")
+        for image in (self._durable[extent], self._current[extent]):
+            if offset < len(image):
+                image[offset] ^= mask
+
     def clone(self) -> SimDisk:
         """An independent copy, pending writes and faults included (to try many crash plans)."""
         return copy.deepcopy(self)
