@@ -27,7 +27,7 @@ import os
 import struct
 
 from kvnode.chunk import crc32c
-from kvnode.disk import check_append, check_read, check_truncate
+from kvnode.disk import check_append, check_extent, check_read, check_truncate
 from kvnode.errors import DataDirError, DiskFullError, DiskIOError
 from kvnode.limits import DEFAULT_GEOMETRY, Geometry
 
@@ -108,6 +108,8 @@ class FileDisk:
         if not os.path.isdir(path):
             raise DataDirError(path, "no such data directory (create one with `kvnode init`)")
         header_path = os.path.join(path, FORMAT_FILE)
+        if os.path.lexists(header_path) and not os.path.isfile(header_path):
+            raise DataDirError(path, f"not a kvnode data directory ({FORMAT_FILE} is not a file)")
         try:
             lock_fd = os.open(header_path, os.O_RDONLY)
         except FileNotFoundError:
@@ -128,7 +130,10 @@ class FileDisk:
 
     @staticmethod
     def _read_header(path: str, fd: int) -> Geometry:
-        raw = os.pread(fd, _FORMAT.size + 4, 0)
+        try:
+            raw = os.pread(fd, _FORMAT.size + 4, 0)
+        except OSError as err:
+            raise DataDirError(path, f"cannot read {FORMAT_FILE}: {err.strerror}") from None
         if len(raw) < len(FORMAT_MAGIC) or raw[: len(FORMAT_MAGIC)] != FORMAT_MAGIC:
             raise DataDirError(path, "not a kvnode data directory (foreign format header)")
         if len(raw) < _FORMAT.size + 4:
@@ -214,6 +219,7 @@ class FileDisk:
 
     def write_pointer(self, extent: int) -> int:
         """The extent file's length."""
+        check_extent(self._geometry, extent)
         return self._wps[extent]
 
     def truncate(self, extent: int, length: int) -> None:

@@ -60,8 +60,10 @@ class Limits:
 
     @classmethod
     def for_geometry(cls, geometry: Geometry) -> Limits:
-        """Keys up to a page (at most `KEY_BYTES_MAX`); a value fills at most one extent."""
-        key_max = min(KEY_BYTES_MAX, geometry.page_bytes)
+        """Keys up to a page (at most `KEY_BYTES_MAX`, and at most half an extent's payload);
+        a value fills the rest of one extent."""
+        payload = geometry.extent_bytes - CHUNK_HEADER_BYTES
+        key_max = min(KEY_BYTES_MAX, geometry.page_bytes, payload // 2)
         return cls(
             key_bytes_max=key_max,
             value_bytes_max=geometry.extent_bytes - CHUNK_HEADER_BYTES - key_max,

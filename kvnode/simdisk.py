@@ -23,7 +23,7 @@ from typing import Literal
 
 import attrs
 
-from kvnode.disk import check_append, check_read, check_truncate
+from kvnode.disk import check_append, check_extent, check_read, check_truncate
 from kvnode.errors import DiskIOError
 from kvnode.limits import Geometry
 
@@ -117,6 +117,7 @@ class SimDisk:
 
     def write_pointer(self, extent: int) -> int:
         """Length of the extent's current image."""
+        check_extent(self._geometry, extent)
         return len(self._current[extent])
 
     def truncate(self, extent: int, length: int) -> None:

@@ -71,7 +71,7 @@ def test_stale_bytes_beyond_a_write_pointer_are_never_replayed(disk: SimDisk) ->
     node.sync()
     node.put(b"a", page_chunk_value)  # page 0, seq 1
     node.put(b"b", b"y" * 100)  # page 1, seq 2
-    a_page, b_page = disk.pending_writes()
+    _a_page, b_page = disk.pending_writes()
     # Lose a, keep b: b sits beyond the recovered end with the next sequence number after a's.
     node = reopen(disk, CrashPlan(keep={b_page.index}))
     assert node.scan() == []
@@ -191,9 +191,5 @@ def test_freed_extent_holding_leftovers_is_reset(disk: SimDisk) -> None:
     node = reopen(disk, CrashPlan(keep=chunk_pages))
     assert node.get(b"next") is None
     stats = node.stats()
-    assert stats.log_bytes == sum(
-        disk.write_pointer(e) for e in SMALL_GEOMETRY.log_extents
-    )
-    assert all(
-        disk.write_pointer(e) == 0 for e in SMALL_GEOMETRY.log_extents if e > 3
-    )
+    assert stats.log_bytes == sum(disk.write_pointer(e) for e in SMALL_GEOMETRY.log_extents)
+    assert all(disk.write_pointer(e) == 0 for e in SMALL_GEOMETRY.log_extents if e > 3)
