@@ -1,0 +1,81 @@
+"""The conformance state machine: after every step, the target agrees with `ReferenceKV`.
+
+Build one for any target with `conformance_machine(factory)` (in the spirit of schemathesis's
+`as_state_machine()`), run it with `.TestCase` under unittest/pytest or with
+`hypothesis.stateful.run_state_machine_as_test`, and extend it by subclassing::
+
+    from hypothesis.stateful import invariant
+    from properties import conformance_machine, simdisk_target
+
+    class KeyCount(conformance_machine(simdisk_target)):
+        @invariant()
+        def stats_count_the_keys(self) -> None:
+            assert self.h.store.stats().keys == len(self.h.model.scan())
+
+    TestKeyCount = KeyCount.TestCase
+
+Inside a rule or invariant, `self.h` is the `Harness`: `self.h.store` the target's store,
+`self.h.model` the model, `self.h.put(...)` and friends apply a step to both and compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from kvnode import SMALL_GEOMETRY, Limits
+from properties.coverage import Coverage
+from properties.harness import Harness
+from properties.ops import Op
+from properties.strategies import operations
+from properties.targets import Target, as_target, simdisk_target
+
+
+class ConformanceMachine(RuleBasedStateMachine):
+    """Drive a target and the model with the same random operations; compare every step."""
+
+    #: Makes a fresh target for each example.
+    target_factory: ClassVar[Callable[[], object]] = staticmethod(simdisk_target)
+    #: Where examples report coverage; one object accumulates over a whole property run.
+    coverage: ClassVar[Coverage | None] = None
+    #: The harness of the most recent example: after a failure, the minimal one.
+    last_harness: ClassVar[Harness | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        cls = type(self)
+        self.h = Harness(as_target(cls.target_factory()), cls.coverage)
+        ConformanceMachine.last_harness = self.h
+
+    @rule(op=operations(Limits.for_geometry(SMALL_GEOMETRY), SMALL_GEOMETRY.page_bytes))
+    def step(self, op: Op) -> None:
+        """Apply one operation to both sides and compare."""
+        self.h.run(op)
+
+    def teardown(self) -> None:
+        """Close the store and release the target."""
+        self.h.close()
+
+
+def conformance_machine(
+    target_factory: Callable[[], object], *, coverage: Coverage | None = None
+) -> type[ConformanceMachine]:
+    """A `ConformanceMachine` for `target_factory`, its strategies fitted to its limits."""
+    probe: Target = as_target(target_factory())
+    limits, page_bytes = probe.limits, probe.page_bytes
+    probe.cleanup()
+
+    class Machine(ConformanceMachine):
+        @rule(op=operations(limits, page_bytes))
+        def step(self, op: Op) -> None:
+            """Apply one operation to both sides and compare."""
+            self.h.run(op)
+
+    Machine.target_factory = staticmethod(target_factory)
+    Machine.coverage = coverage
+    Machine.__name__ = Machine.__qualname__ = (
+        f"Conformance_{getattr(target_factory, '__name__', 'target')}"
+    )
+    return Machine

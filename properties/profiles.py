@@ -1,0 +1,62 @@
+"""Hypothesis profiles for the properties: `dev`, `ci` and `nightly`.
+
+Each is registered with an explicit parent: a profile registered without one inherits whatever
+profile is loaded at that moment, including the built-in `ci` profile Hypothesis loads when the
+`CI` variable is set. Select one with `--hypothesis-profile NAME` or `KV_PROFILE=NAME`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, Phase, settings
+
+_DEFAULT = settings.get_profile("default")
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+# The explain phase re-runs a shrunk stateful failure hundreds of times to annotate which
+# arguments did not matter; it cost 3x the shrink itself here, and the operation log says more.
+_PHASES = [p for p in Phase if p is not Phase.explain]
+
+settings.register_profile(
+    "dev",
+    parent=_DEFAULT,
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=_QUIET,
+    phases=_PHASES,
+)
+settings.register_profile(
+    "ci",
+    parent=_DEFAULT,
+    max_examples=80,
+    stateful_step_count=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_QUIET,
+    phases=_PHASES,
+)
+settings.register_profile(
+    "nightly",
+    parent=_DEFAULT,
+    max_examples=5000,
+    stateful_step_count=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_QUIET,
+    phases=_PHASES,
+)
+
+PROFILES = ("dev", "ci", "nightly")
+
+
+def default_profile() -> str:
+    """`KV_PROFILE` if set, else `ci` under CI, else `dev`."""
+    chosen = os.environ.get("KV_PROFILE")
+    if chosen:
+        if chosen not in PROFILES and chosen not in ("default", "crosshair"):
+            raise ValueError(f"KV_PROFILE={chosen!r}: expected one of {', '.join(PROFILES)}")
+        return chosen
+    return "ci" if os.environ.get("CI") else "dev"
