@@ -10,7 +10,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -37,6 +38,21 @@ def _open(args: argparse.Namespace) -> Node:
         raise
 
 
+class _Puts(Protocol):
+    def put(self, key: bytes, value: bytes) -> object: ...
+
+
+def put_lines(store: _Puts, lines: Iterable[bytes]) -> int:
+    """Put every `KEY<TAB>VALUE` line into `store`; return how many there were."""
+    count = 0
+    for count, line in enumerate(lines, start=1):
+        key, sep, value = line.rstrip(b"\r\n").partition(b"\t")
+        if not sep:
+            raise SystemExit(f"kvnode: error: stdin line {count}: expected KEY<TAB>VALUE")
+        store.put(key, value)
+    return count
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Create a data directory."""
     geometry = Geometry(args.page_bytes, args.extent_bytes, args.extent_count)
@@ -49,11 +65,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     """Put one pair, or `KEY<TAB>VALUE` lines from stdin when KEY is `-`."""
     with _open(args) as node:
         if args.key == "-":
-            for number, line in enumerate(sys.stdin.buffer, start=1):
-                key, sep, value = line.rstrip(b"\r\n").partition(b"\t")
-                if not sep:
-                    raise SystemExit(f"kvnode: error: stdin line {number}: expected KEY<TAB>VALUE")
-                node.put(key, value)
+            put_lines(node, sys.stdin.buffer)
         elif args.value is None:
             raise SystemExit("kvnode: error: put needs KEY VALUE (or - to read stdin)")
         else:

@@ -1,12 +1,16 @@
-"""Shared fixtures: small simulated disks and nodes over them."""
+"""Shared fixtures, and the Hypothesis profile for the suite (`KV_PROFILE`, else ci/dev)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from kvnode import SMALL_GEOMETRY, Node, SimDisk
+from properties.profiles import default_profile
+
+settings.load_profile(default_profile())
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""The conformance machine: it passes on the node, finds planted bugs, and shrinks them."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import invariant, run_state_machine_as_test
+
+import properties.profiles
+from properties import (
+    STATES,
+    ConformanceError,
+    ConformanceMachine,
+    Coverage,
+    conformance_machine,
+    filedisk_target,
+    simdisk_target,
+)
+from properties.planted import PLANTED
+
+TestConformanceOnSimDisk = conformance_machine(simdisk_target).TestCase
+
+FileDiskMachine = conformance_machine(filedisk_target)
+TestConformanceOnFileDisk = FileDiskMachine.TestCase
+TestConformanceOnFileDisk.settings = settings(settings(), max_examples=15)
+
+
+class KeyCount(conformance_machine(simdisk_target)):  # type: ignore[misc]
+    """The README's worked example of a new property."""
+
+    @invariant()
+    def stats_count_the_keys(self) -> None:
+        assert self.h.store.stats().keys == len(self.h.model.scan())
+
+
+TestKeyCount = KeyCount.TestCase
+
+
+def test_default_run_reaches_every_state_and_operation() -> None:
+    coverage = Coverage()
+    run_state_machine_as_test(
+        conformance_machine(simdisk_target, coverage=coverage),
+        settings=settings(settings.get_profile("ci"), max_examples=150),
+    )
+    assert coverage.missed_states() == []
+    assert coverage.missed_ops() == []
+    assert set(coverage.states) == set(STATES)
+
+
+@pytest.mark.parametrize("bug", sorted(PLANTED))
+def test_planted_bug_is_found_and_shrunk(bug: str) -> None:
+    factory: Callable[[], object] = PLANTED[bug]
+    with pytest.raises(ConformanceError):
+        run_state_machine_as_test(conformance_machine(factory), settings=settings.get_profile("ci"))
+    harness = ConformanceMachine.last_harness
+    assert harness is not None
+    assert len(harness.log) <= 6, harness.log
+
+
+def test_a_store_without_reboots_still_runs_every_other_operation() -> None:
+    from models import ReferenceKV
+
+    coverage = Coverage()
+    run_state_machine_as_test(
+        conformance_machine(ReferenceKV, coverage=coverage),
+        settings=settings(settings.get_profile("ci"), max_examples=20),
+    )
+    assert "reclaim-moved-live" in coverage.not_applicable
+    assert coverage.ops["put"] > 0
+
+
+def test_profiles_do_not_inherit_the_loaded_profile() -> None:
+    settings.register_profile(
+        "odd",
+        max_examples=3,
+        stateful_step_count=2,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    settings.load_profile("odd")
+    try:
+        importlib.reload(properties.profiles)
+        dev = settings.get_profile("dev")
+        assert dev.stateful_step_count == 40
+        assert Phase.shrink in dev.phases
+        assert settings.get_profile("nightly").max_examples == 5000
+        assert settings.get_profile("ci").derandomize
+    finally:
+        settings.load_profile(properties.profiles.default_profile())

@@ -1,0 +1,86 @@
+"""kvcheck: exit codes, the report, and reproductions that replay."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from properties.kvcheck import main
+
+
+def test_passes_on_the_node_and_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--budget", "2", "--no-progress", "--target", "simdisk", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "conformance[simdisk]" in out
+    assert "ok" in out
+    assert "operations: get" in out
+
+
+def test_a_planted_bug_fails_with_a_replayable_reproduction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    regression = tmp_path / "test_regression.py"
+    junit = tmp_path / "report.xml"
+    code = main(
+        [
+            "--budget",
+            "2",
+            "--no-progress",
+            "--seed",
+            "1",
+            "--target",
+            "properties.planted:scan_out_of_order",
+            "--write-regression",
+            str(regression),
+            "--junit-xml",
+            str(junit),
+        ]
+    )
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAILED conformance[properties.planted:scan_out_of_order]" in out
+    assert "Minimal failing sequence" in out
+    assert "--seed" in out
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "1"
+    replay = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(regression)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 1
+    assert "ConformanceError" in replay.stdout
+
+
+def test_printed_seed_replays_the_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "--budget",
+        "1",
+        "--no-progress",
+        "--target",
+        "properties.planted:lose_delete_after_reboot",
+    ]
+    assert main([*args, "--seed", "7"]) == 1
+    first = capsys.readouterr().out.split("Minimal failing sequence")[1]
+    assert main([*args, "--seed", "7"]) == 1
+    assert capsys.readouterr().out.split("Minimal failing sequence")[1] == first
+
+
+def test_a_target_that_does_not_import_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--target", "no_such_module:factory"]) == 2
+    assert "cannot import" in capsys.readouterr().err
+
+
+def test_a_malformed_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--target", "nocolon"]) == 2
+    assert "module:factory" in capsys.readouterr().err
+
+
+def test_a_non_positive_budget_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--budget", "0"]) == 2
+    assert "--budget" in capsys.readouterr().err
