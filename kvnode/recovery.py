@@ -89,20 +89,31 @@ class SuperblockFound:
 
 def find_superblock(disk: Disk) -> SuperblockFound | None:
     """The newest superblock record that decodes, in either superblock extent."""
-    best: SuperblockFound | None = None
+    candidates: list[tuple[int, int, int, int]] = []  # (generation, extent, offset, end)
+    images: dict[int, bytes] = {}
     for extent in range(SUPERBLOCK_EXTENTS):
         wp = disk.write_pointer(extent)
-        buf = disk.read(extent, 0, wp) if wp else b""
+        images[extent] = buf = disk.read(extent, 0, wp) if wp else b""
         pos = 0
-        while pos < len(buf):
+        while pos + CHUNK_HEADER_BYTES <= len(buf):
             try:
-                record = Superblock.decode(memoryview(buf)[pos:])
+                header = decode_header(memoryview(buf)[pos:])
             except CorruptChunk:
                 break
-            pos += decode_header(memoryview(buf)[pos:]).total_bytes
-            if best is None or record.generation > best.superblock.generation:
-                best = SuperblockFound(record, extent, pos)
-    return best
+            end = pos + header.total_bytes
+            if header.kind is not Kind.SUPERBLOCK or end > len(buf):
+                break
+            candidates.append((header.seq, extent, pos, end))
+            pos = end
+    # Only headers so far: verify checksums newest first, and stop at the first whole record.
+    for generation, extent, offset, end in sorted(candidates, reverse=True):
+        try:
+            record = Superblock.decode(memoryview(images[extent])[offset:end])
+        except CorruptChunk:
+            continue
+        if record.generation == generation:
+            return SuperblockFound(record, extent, end)
+    return None
 
 
 @attrs.frozen
