@@ -25,7 +25,7 @@ from kvnode.errors import (
 from kvnode.filedisk import FileDisk
 from kvnode.limits import DEFAULT_GEOMETRY, SMALL_GEOMETRY, Geometry, Limits
 from kvnode.node import Node, NodeStats
-from kvnode.simdisk import CrashPlan, PendingWrite, SimDisk
+from kvnode.simdisk import CrashPlan, PendingWrite, PowerLoss, SimDisk
 
 __all__ = [
     "DEFAULT_GEOMETRY",
@@ -49,6 +49,7 @@ __all__ = [
     "NodeFailedError",
     "NodeStats",
     "PendingWrite",
+    "PowerLoss",
     "SimDisk",
     "open_dir",
 ]

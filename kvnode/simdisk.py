@@ -10,6 +10,11 @@ writes freely between syncs), optionally tearing kept page writes so only a pref
 reaches the medium, then reopens with the current image equal to the durable one. A page kept
 past a page that was lost leaves a hole of zero bytes, as a sparse file would.
 
+Power loss in the middle of an operation: `arm_power_loss(n)` lets `n` more appends, truncates
+or syncs through, then raises `PowerLoss` (before the next one takes effect); the caller then
+`crash`es the disk as it was at that instant. `PowerLoss` is a `BaseException`, so code that
+handles ordinary errors cannot swallow the simulated end of the world.
+
 Faults: `fail(op, times)` makes the next `times` reads, writes or syncs raise `DiskIOError`
 (`times=None`: until `clear_faults`); `flip_bit_on_read(bit)` flips one bit of the next read's
 result. A failed sync leaves its writes pending: they may or may not survive a crash.
@@ -28,6 +33,10 @@ from kvnode.errors import DiskIOError
 from kvnode.limits import Geometry
 
 Op = Literal["read", "write", "sync"]
+
+
+class PowerLoss(BaseException):
+    """The simulated machine lost power in the middle of an operation."""
 
 
 @attrs.frozen
@@ -79,6 +88,7 @@ class SimDisk:
         self._pending: list[PendingWrite] = []
         self._failures: dict[str, int | None] = {}
         self._flips: list[int] = []
+        self._power_left: int | None = None
         self.crashes = 0
 
     @property
@@ -90,6 +100,7 @@ class SimDisk:
         """Write at the write pointer; record one pending page write per page touched."""
         current = self._current[extent] if 0 <= extent < len(self._current) else bytearray()
         check_append(self._geometry, extent, len(current), len(data))
+        self._tick_power()
         self._maybe_fail("write", extent)
         offset = len(current)
         current += data
@@ -124,6 +135,7 @@ class SimDisk:
         """Discard the current image beyond `length` (pending until synced)."""
         current = self._current[extent] if 0 <= extent < len(self._current) else bytearray()
         check_truncate(self._geometry, extent, len(current), length)
+        self._tick_power()
         self._maybe_fail("write", extent)
         del current[length:]
         self._pending.append(PendingWrite(len(self._pending), "truncate", extent, length))
@@ -134,6 +146,7 @@ class SimDisk:
 
     def sync(self) -> None:
         """Make the current image durable."""
+        self._tick_power()
         self._maybe_fail("sync", None)
         self._durable = [bytearray(c) for c in self._current]
         self._pending.clear()
@@ -164,6 +177,7 @@ class SimDisk:
             image[write.offset : write.offset + len(data)] = data
         self._current = [bytearray(d) for d in self._durable]
         self._pending.clear()
+        self._power_left = None
         self.crashes += 1
 
     def durable_image(self, extent: int) -> bytes:
@@ -181,6 +195,24 @@ class SimDisk:
     def clone(self) -> SimDisk:
         """An independent copy, pending writes and faults included (to try many crash plans)."""
         return copy.deepcopy(self)
+
+    def arm_power_loss(self, after: int) -> None:
+        """Let `after` more appends, truncates or syncs happen, then raise `PowerLoss`."""
+        if after < 0:
+            raise ValueError("after must not be negative")
+        self._power_left = after
+
+    def disarm_power_loss(self) -> None:
+        """Cancel an armed power loss."""
+        self._power_left = None
+
+    def _tick_power(self) -> None:
+        if self._power_left is None:
+            return
+        if self._power_left == 0:
+            self._power_left = None
+            raise PowerLoss("power lost")
+        self._power_left -= 1
 
     def fail(self, op: Op, times: int | None = 1) -> None:
         """Make the next `times` operations of kind `op` fail (`None`: until cleared)."""

@@ -49,7 +49,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         self.h = Harness(as_target(cls.target_factory()), cls.coverage)
         ConformanceMachine.last_harness = self.h
 
-    @rule(op=operations(Limits.for_geometry(SMALL_GEOMETRY), SMALL_GEOMETRY.page_bytes))
+    @rule(
+        op=operations(Limits.for_geometry(SMALL_GEOMETRY), SMALL_GEOMETRY.page_bytes, crashes=True)
+    )
     def step(self, op: Op) -> None:
         """Apply one operation to both sides and compare."""
         self.h.run(op)
@@ -60,22 +62,41 @@ class ConformanceMachine(RuleBasedStateMachine):
 
 
 def conformance_machine(
-    target_factory: Callable[[], object], *, coverage: Coverage | None = None
+    target_factory: Callable[[], object],
+    *,
+    coverage: Coverage | None = None,
+    crashes: bool = True,
+    faults: bool = False,
 ) -> type[ConformanceMachine]:
-    """A `ConformanceMachine` for `target_factory`, its strategies fitted to its limits."""
+    """A `ConformanceMachine` for `target_factory`, its strategies fitted to its limits.
+
+    With `crashes` (the default) and a target on a `SimDisk`, the operations include dirty
+    reboots; with `faults`, injected disk faults too. Run the machine with faults off as well,
+    so that their relaxed comparison can never hide an unrelated bug.
+    """
     probe: Target = as_target(target_factory())
-    limits, page_bytes = probe.limits, probe.page_bytes
+    limits, page_bytes, has_disk = probe.limits, probe.page_bytes, probe.disk is not None
     probe.cleanup()
+    strategy = operations(
+        limits, page_bytes, crashes=crashes and has_disk, faults_on=faults and has_disk
+    )
 
     class Machine(ConformanceMachine):
-        @rule(op=operations(limits, page_bytes))
+        def __init__(self) -> None:
+            RuleBasedStateMachine.__init__(self)
+            cls = type(self)
+            self.h = Harness(
+                as_target(cls.target_factory()), cls.coverage, crashes=crashes, faults=faults
+            )
+            ConformanceMachine.last_harness = self.h
+
+        @rule(op=strategy)
         def step(self, op: Op) -> None:
             """Apply one operation to both sides and compare."""
             self.h.run(op)
 
     Machine.target_factory = staticmethod(target_factory)
     Machine.coverage = coverage
-    Machine.__name__ = Machine.__qualname__ = (
-        f"Conformance_{getattr(target_factory, '__name__', 'target')}"
-    )
+    name = getattr(target_factory, "__name__", "target")
+    Machine.__name__ = Machine.__qualname__ = f"{'Faults' if faults else 'Conformance'}_{name}"
     return Machine

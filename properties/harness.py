@@ -1,21 +1,48 @@
-"""The harness: applies each operation to a target and to `ReferenceKV`, and compares.
+"""The harness: applies each operation to a target and to the models, and compares.
 
 A property is a sequence of harness calls, so the same object runs inside Hypothesis state
 machines and in the regression tests `kvcheck` writes: a failure found by one replays in the
 other exactly.
+
+Theory of operation. The harness keeps `ReferenceKV` over the state the store must hold. Most of
+the time that state is known exactly and every result must match it. Two things make it
+uncertain, and the harness then keeps *candidates*, the states the store may legally hold:
+
+- an injected disk fault (`fail_disk`, `flip_bit`): from then until the next reboot any
+  operation may fail with a `KVError`, but none may return data that is in no candidate; a
+  mutation that fails may or may not have happened, so it doubles the candidates. Each result
+  the store does return prunes the candidates to those that agree with it.
+- a crash (`dirty_reboot`): the recovered state must be one `CrashModel` allows, the state after
+  a prefix of the history holding every mutation whose dependency was persistent.
+
+After either, the store's state becomes the model's again and checking is exact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from kvnode.errors import DiskFullError
+from kvnode.errors import DiskFullError, KVError
+from kvnode.simdisk import CrashPlan, PendingWrite, PowerLoss
 from models import ReferenceKV
-from properties.coverage import NODE_STATES, Coverage
+from models.crash import CrashModel
+from properties.coverage import (
+    CRASH_OPS,
+    CRASH_STATES,
+    FAULT_OPS,
+    FAULT_STATES,
+    NODE_STATES,
+    Coverage,
+)
 from properties.ops import Op, render_bytes
 from properties.targets import Store, Target
 
 _HEADER_BYTES = 24
+#: Candidate states kept at most while faults make the store's state uncertain.
+_CANDIDATES_MAX = 16
+State = dict[bytes, bytes]
+Pairs = list[tuple[bytes, bytes]]
 
 
 def show(value: object, limit: int = 400) -> str:
@@ -36,47 +63,72 @@ class ConformanceError(AssertionError):
 
 
 class Harness:
-    """A target and the model side by side; every call records and checks one operation."""
+    """A target and the models side by side; every call records and checks one operation."""
 
-    def __init__(self, target: Target, coverage: Coverage | None = None):
+    def __init__(
+        self,
+        target: Target,
+        coverage: Coverage | None = None,
+        *,
+        crashes: bool = True,
+        faults: bool = False,
+    ):
         self.target = target
         self.coverage = coverage if coverage is not None else Coverage()
         self.coverage.examples += 1
         self.log: list[Op] = []
-        self._data: dict[bytes, bytes] = {}
+        self._data: State = {}
         self.model = ReferenceKV(self._data, target.limits)
         self.store: Store = target.open()
+        self._alternatives: list[State] = []  # other states the store may hold (faults)
+        self._relaxed = False  # a fault was injected since the last reboot
+        self.crash_model = CrashModel(self._data)
         self._pending: list[Any] = []  # dependencies not yet known persistent
         self._written_at: dict[bytes, int] = {}
         self._last_moving_reclaim = -1
         if self._node_stats() is None:
             self.coverage.not_applicable |= NODE_STATES
+        if target.disk is None or not crashes:
+            self.coverage.not_applicable |= CRASH_STATES | CRASH_OPS
+        if target.disk is None or not faults:
+            self.coverage.not_applicable |= FAULT_STATES | FAULT_OPS
 
-    # -- operations ------------------------------------------------------------------------
+    # -- reads -----------------------------------------------------------------------------
 
     def get(self, key: bytes) -> None:
-        """Both sides return the same value (or None)."""
+        """The store returns the model's value (or, after a fault, fails cleanly)."""
         self._begin(Op("get", (key,)))
-        got, want = self.store.get(key), self.model.get(key)
-        self._expect(got == want, f"get({show(key)}) returned {show(got)}, the model {show(want)}")
-        if want is None:
-            self.coverage.reach("get-miss")
-        else:
-            self.coverage.reach("get-hit")
-            if self._written_at.get(key, len(self.log)) < self._last_moving_reclaim:
-                self.coverage.reach("get-after-moving-reclaim")
+        got = self._read(lambda: self.store.get(key))
+        if got is not _FAILED:
+            self._observe(lambda s: s.get(key) == got, f"get({show(key)}) returned {show(got)}")
+            want = self.model.get(key)
+            if want is None:
+                self.coverage.reach("get-miss")
+            else:
+                self.coverage.reach("get-hit")
+                if self._written_at.get(key, len(self.log)) < self._last_moving_reclaim:
+                    self.coverage.reach("get-after-moving-reclaim")
         self._check()
+
+    def scan(self, start: bytes = b"", end: bytes | None = None) -> None:
+        """The store returns the model's pairs in key order."""
+        self._begin(Op("scan", (start, end)))
+        got = self._read(lambda: self.store.scan(start, end))
+        if got is not _FAILED:
+            self._observe(
+                lambda s: ReferenceKV(s).scan(start, end) == got,
+                f"scan({show(start)}, {show(end)}) returned {show(got)}",
+            )
+            if len(self.model.scan(start, end)) >= 2:
+                self.coverage.reach("scan-many")
+
+    # -- mutations -------------------------------------------------------------------------
 
     def put(self, key: bytes, value: bytes) -> None:
         """Put on both sides (a disk-full refusal leaves the model unchanged)."""
         self._begin(Op("put", (key, value)))
         existed = key in self._data
-        try:
-            self._pending.append(self.store.put(key, value))
-        except DiskFullError:
-            self.coverage.reach("disk-full")
-        else:
-            self.model.put(key, value)
+        if self._mutate(lambda: self.store.put(key, value), lambda kv: kv.put(key, value)):
             self._written_at[key] = len(self.log)
             if existed:
                 self.coverage.reach("overwrite")
@@ -91,74 +143,102 @@ class Harness:
         """Delete on both sides."""
         self._begin(Op("delete", (key,)))
         existed = key in self._data
-        try:
-            self._pending.append(self.store.delete(key))
-        except DiskFullError:
-            self.coverage.reach("disk-full")
-        else:
-            self.model.delete(key)
-            if existed:
-                self.coverage.reach("delete-hit")
+        if self._mutate(lambda: self.store.delete(key), lambda kv: kv.delete(key)) and existed:
+            self.coverage.reach("delete-hit")
         self._check()
 
-    def scan(self, start: bytes = b"", end: bytes | None = None) -> None:
-        """Both sides return the same pairs in the same (key) order."""
-        self._begin(Op("scan", (start, end)))
-        got, want = self.store.scan(start, end), self.model.scan(start, end)
-        self._expect(
-            got == want,
-            f"scan({show(start)}, {show(end)}) returned {show(got)}, the model {show(want)}",
-        )
-        if len(want) >= 2:
-            self.coverage.reach("scan-many")
+    # -- maintenance -----------------------------------------------------------------------
 
     def sync(self) -> None:
         """After a sync every earlier dependency is persistent (forward progress)."""
         self._begin(Op("sync"))
-        self.store.sync()
-        self._check_forward_progress("sync")
+        if self._maintain(self.store.sync):
+            self._check_forward_progress("sync")
         self._check()
 
     def flush_index(self) -> None:
         """A flush changes no contents."""
         self._begin(Op("flush_index"))
-        try:
-            self.store.flush_index()
-        except DiskFullError:
-            self.coverage.reach("disk-full")
+        self._maintain(self.store.flush_index)
         self._check()
 
     def reclaim(self) -> None:
         """Reclamation changes no contents."""
         self._begin(Op("reclaim"))
         moved_before = self._stat("chunks_moved")
-        try:
-            self.store.reclaim()
-        except DiskFullError:
-            self.coverage.reach("disk-full")
+        self._maintain(self.store.reclaim)
         moved_after = self._stat("chunks_moved")
         if moved_before is not None and moved_after is not None and moved_after > moved_before:
             self.coverage.reach("reclaim-moved-live")
             self._last_moving_reclaim = len(self.log)
         self._check()
 
+    # -- reboots, crashes and faults ---------------------------------------------------------
+
     def clean_reboot(self) -> None:
         """Close and reopen: everything is persistent at close, and nothing changes."""
         self._begin(Op("clean_reboot"))
         if not self.target.can_reboot:
             return
-        self.store.close()
-        self._check_forward_progress("close")
-        self.store = self.target.open()
+        self._close_store(check_progress=True)
+        self._reopen(self._states(), "a clean reboot")
         covers, replayed = self._stat("index_covers_seq"), self._stat("replayed_at_open")
         if covers and replayed:
             self.coverage.reach("reboot-index-and-log")
-        self._check()
+
+    def dirty_reboot(
+        self,
+        keep: tuple[bool, ...] = (),
+        tears: tuple[tuple[int, int], ...] = (),
+        during: tuple[Any, ...] | None = None,
+        after: int = 0,
+        keep_rest: bool = False,
+    ) -> None:
+        """Lose power (optionally `after` disk writes into operation `during`) and recover.
+
+        Of the pending writes, those `keep` marks by position survive, and those past the end
+        of `keep` survive if `keep_rest`; `tears` (position, cut) tear kept page writes.
+        """
+        self._begin(Op("dirty_reboot", (keep, tears, during, after, keep_rest)))
+        disk = self.target.disk
+        if disk is None:
+            return
+        if during is not None:
+            self._run_until_power_loss(disk, during, after)
+        self._clear_faults()
+        plan = _plan(disk.pending_writes(), keep, tears, keep_rest)
+        self._crash_coverage(disk.pending_writes(), plan)
+        legal = self.crash_model.legal_states()
+        disk.crash(plan)
+        self._reopen(legal, "a crash")
+        again = self.target.recover_copy()
+        self._expect(
+            again == self.model.scan(), f"recovering the same disk again found {show(again)}"
+        )
+
+    def fail_disk(self, op: str, times: int | None = 1) -> None:
+        """Make the next `times` disk `op`s ("read", "write" or "sync") fail (None: until the
+        next reboot). From now until then, operations may fail but never return wrong data."""
+        self._begin(Op("fail_disk", (op, times)))
+        if self.target.disk is None:
+            return
+        self.target.disk.fail(op, times)  # type: ignore[arg-type]
+        self._relaxed = True
+        self.coverage.reach(f"fault-{op}" if times == 1 else f"fault-{op}-until-reboot")
+
+    def flip_bit(self, bit: int) -> None:
+        """Flip bit `bit` (modulo its length) of the next disk read's result."""
+        self._begin(Op("flip_bit", (bit,)))
+        if self.target.disk is None:
+            return
+        self.target.disk.flip_bit_on_read(bit)
+        self._relaxed = True
+        self.coverage.reach("fault-bitflip")
 
     def close(self) -> None:
         """Close the store and release the target."""
         try:
-            self.store.close()
+            self._close_store(check_progress=False)
         finally:
             self.target.cleanup()
 
@@ -166,7 +246,7 @@ class Harness:
         """Apply `op` (as recorded in a log)."""
         getattr(self, op.kind)(*op.args)
 
-    # -- checks ----------------------------------------------------------------------------
+    # -- machinery ---------------------------------------------------------------------------
 
     def _begin(self, op: Op) -> None:
         self.log.append(op)
@@ -176,12 +256,82 @@ class Harness:
         if not ok:
             raise ConformanceError(f"step {len(self.log)}: {message}")
 
+    def _states(self) -> list[State]:
+        return [self._data, *self._alternatives]
+
+    def _read(self, call: Callable[[], Any]) -> Any:
+        """Call the store; after a fault a `KVError` is a clean failure, not a disagreement."""
+        if not self._relaxed:
+            return call()
+        try:
+            return call()
+        except KVError:
+            self.coverage.reach("fault-surfaced")
+            return _FAILED
+
+    def _observe(self, agrees: Callable[[State], bool], what: str) -> None:
+        """Keep the candidate states a result agrees with; fail if it agrees with none."""
+        states = [s for s in self._states() if agrees(s)]
+        want = (
+            show(self.model.scan())
+            if not self._alternatives
+            else f"any of {len(self._states())} states"
+        )
+        self._expect(bool(states), f"{what}, but the model holds {want}")
+        self._become(states[0], states[1:])
+
+    def _become(self, state: State, alternatives: list[State]) -> None:
+        if state is not self._data:
+            self._data.clear()
+            self._data.update(state)
+        self._alternatives = [dict(s) for s in alternatives if s != self._data]
+
+    def _mutate(self, call: Callable[[], Any], apply: Callable[[ReferenceKV], Any]) -> bool:
+        """Run a mutation on the store; True if it succeeded (and was applied to the model)."""
+        try:
+            dependency = call()
+        except DiskFullError:
+            self.coverage.reach("disk-full")
+            return False
+        except KVError:
+            if not self._relaxed:
+                raise
+            self.coverage.reach("fault-surfaced")
+            # It may or may not have happened: every candidate splits in two.
+            happened = [dict(s) for s in self._states()]
+            for state in happened:
+                apply(ReferenceKV(state, self.target.limits))
+            self.crash_model.maybe(happened[0])
+            merged = self._alternatives + [s for s in happened if s not in self._states()]
+            self._alternatives = merged[: _CANDIDATES_MAX - 1]
+            return False
+        for state in self._states():
+            apply(ReferenceKV(state, self.target.limits))
+        self._pending.append(dependency)
+        self.crash_model.record(dependency, self._data)
+        return True
+
+    def _maintain(self, call: Callable[[], Any]) -> bool:
+        """Run sync, flush or reclaim; True if it succeeded."""
+        try:
+            result = self._read(call)
+        except DiskFullError:
+            self.coverage.reach("disk-full")
+            return False
+        return result is not _FAILED
+
     def _check(self) -> None:
-        got, want = self.store.scan(), self.model.scan()
-        if got != want:
+        got = self._read(self.store.scan)
+        if got is _FAILED:
+            return
+        if not self._alternatives:
+            want = self.model.scan()
             self._expect(
-                False, f"after {self.log[-1]!r} the store holds {show(got)}, the model {show(want)}"
+                got == want,
+                f"after {self.log[-1]!r} the store holds {show(got)}, the model {show(want)}",
             )
+        else:
+            self._observe(lambda s: ReferenceKV(s).scan() == got, f"the store holds {show(got)}")
 
     def _check_forward_progress(self, after: str) -> None:
         for dep in self._pending:
@@ -190,11 +340,106 @@ class Harness:
                 self._expect(False, f"a dependency is not persistent after {after}")
         self._pending.clear()
 
+    def _close_store(self, *, check_progress: bool) -> None:
+        """Close the store with the faults cleared; after a fault, closing may itself fail."""
+        if self.target.disk is not None:
+            self.target.disk.clear_faults()
+        if self._relaxed:
+            self._read(self.store.close)
+        else:
+            self.store.close()
+            if check_progress:
+                self._check_forward_progress("close")
+        self._relaxed = False
+
+    def _clear_faults(self) -> None:
+        if self.target.disk is not None:
+            self.target.disk.clear_faults()
+        self._relaxed = False
+
+    def _reopen(self, legal: list[State], after: str) -> None:
+        """Open the store again; what it recovered must be a legal state, and becomes the model."""
+        failure: str | None = None
+        try:
+            self.store = self.target.open()
+            recovered = dict(self.store.scan())
+        except KVError as err:
+            # Not chained: Hypothesis tells failures apart by where their causes were raised,
+            # and would shrink every recovery error site as a separate bug.
+            failure = f"{type(err).__name__}: {err}"
+        if failure is not None:
+            self._expect(False, f"after {after} the store failed to recover: {failure}")
+        if recovered not in legal:
+            latest = legal[-1] if legal else {}
+            self._expect(
+                False,
+                f"after {after} the store recovered {show(sorted(recovered.items()))}, which is "
+                f"no state it may legally hold (the latest is {show(sorted(latest.items()))}; "
+                f"{len(legal)} legal state(s) in all)",
+            )
+        self._become(recovered, [])
+        self._pending.clear()
+        self.crash_model = CrashModel(self._data)
+
+    def _run_until_power_loss(self, disk: Any, during: tuple[Any, ...], after: int) -> None:
+        """Run operation `during` with the power failing after `after` disk writes."""
+        kind, *args = during
+        disk.arm_power_loss(after)
+        before = len(self.log)
+        try:
+            getattr(self, kind)(*args)
+        except PowerLoss:
+            self.coverage.reach(f"crash-during-{'put' if kind in ('put', 'delete') else kind}")
+            if kind in ("put", "delete"):  # it may or may not have happened
+                happened = dict(self._data)
+                method = getattr(ReferenceKV(happened, self.target.limits), kind)
+                method(*args)
+                self.crash_model.maybe(happened)
+        finally:
+            disk.disarm_power_loss()
+            del self.log[before:]  # the nested operation is part of this dirty reboot
+
+    def _crash_coverage(self, pending: tuple[PendingWrite, ...], plan: CrashPlan) -> None:
+        if not pending or not plan.keep:
+            self.coverage.reach("crash-kept-nothing")
+        elif len(plan.keep) < len(pending):
+            self.coverage.reach("crash-kept-some")
+        if plan.tears:
+            self.coverage.reach("crash-torn-page")
+
     def _node_stats(self) -> Any:
         stats = getattr(self.store, "stats", None)
-        result = stats() if callable(stats) else None
+        try:
+            result = stats() if callable(stats) else None
+        except KVError:
+            return None
         return result if hasattr(result, "chunks_moved") else None
 
     def _stat(self, name: str) -> int | None:
         stats = self._node_stats()
         return None if stats is None else int(getattr(stats, name))
+
+
+class _Failed:
+    """Marks a store call that failed cleanly after a fault."""
+
+
+_FAILED: Any = _Failed()
+
+
+def _plan(
+    pending: tuple[PendingWrite, ...],
+    keep: tuple[bool, ...],
+    tears: tuple[tuple[int, int], ...],
+    keep_rest: bool,
+) -> CrashPlan:
+    """The crash plan `keep`, `tears` and `keep_rest` describe for these pending writes."""
+    marks = list(keep[: len(pending)]) + [keep_rest] * (len(pending) - len(keep))
+    kept = {w.index for w, k in zip(pending, marks, strict=True) if k}
+    torn = {}
+    for position, cut in tears:
+        if pending:
+            write = pending[position % len(pending)]
+            if write.index in kept and write.kind == "page" and len(write.data) > 1:
+                torn[write.index] = 1 + cut % (len(write.data) - 1)
+    return CrashPlan(kept, torn)

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import attrs
 
-KINDS = ("get", "put", "delete", "scan", "sync", "flush_index", "reclaim", "clean_reboot")
+KINDS = (
+    "get",
+    "put",
+    "delete",
+    "scan",
+    "sync",
+    "flush_index",
+    "reclaim",
+    "clean_reboot",
+    "dirty_reboot",
+    "fail_disk",
+    "flip_bit",
+)
 
 
 def render_bytes(data: bytes) -> str:
@@ -19,7 +31,12 @@ def render_bytes(data: bytes) -> str:
 
 
 def _render(arg: object) -> str:
-    return render_bytes(arg) if isinstance(arg, bytes) else repr(arg)
+    if isinstance(arg, bytes):
+        return render_bytes(arg)
+    if isinstance(arg, tuple):
+        inner = ", ".join(_render(a) for a in arg)
+        return f"({inner},)" if len(arg) == 1 else f"({inner})"
+    return repr(arg)
 
 
 @attrs.frozen
@@ -27,7 +44,7 @@ class Op:
     """One operation: the `Harness` method to call and its arguments."""
 
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
-    args: tuple[bytes | None, ...] = ()
+    args: tuple[object, ...] = ()
 
     def code(self, receiver: str = "h") -> str:
         """The call as Python source, e.g. `h.put(b"k", b"\\x00" * 300)`."""
@@ -39,7 +56,9 @@ class Op:
     @property
     def written_bytes(self) -> int:
         """Bytes of key and value this operation asks the store to write."""
-        return sum(len(a) for a in self.args if a) if self.kind in ("put", "delete") else 0
+        if self.kind not in ("put", "delete"):
+            return 0
+        return sum(len(a) for a in self.args if isinstance(a, bytes))
 
 
 # Constructors named after the harness calls, so Hypothesis prints failing steps as `put(...)`.
@@ -66,3 +85,24 @@ def scan(start: bytes, end: bytes | None) -> Op:
 def repeat_byte(size: int, fill: int) -> bytes:
     """`size` copies of byte `fill`: values that are cheap to build, compare and print."""
     return bytes([fill]) * size
+
+
+def dirty_reboot(
+    keep: tuple[bool, ...],
+    tears: tuple[tuple[int, int], ...],
+    during: tuple[object, ...] | None,
+    after: int,
+    keep_rest: bool,
+) -> Op:
+    """A crash: which pending writes survive, which tear, and what it interrupts."""
+    return Op("dirty_reboot", (keep, tears, during, after, keep_rest))
+
+
+def fail_disk(op: str, times: int | None) -> Op:
+    """Inject a disk fault."""
+    return Op("fail_disk", (op, times))
+
+
+def flip_bit(bit: int) -> Op:
+    """Flip a bit of the next read."""
+    return Op("flip_bit", (bit,))

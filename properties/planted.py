@@ -1,7 +1,8 @@
 """Targets with planted bugs, to show that the properties catch what they claim to.
 
-Each factory returns the built-in node on a simulated disk behind a wrapper that misbehaves in
-one realistic way. Try one: `kvcheck --target properties.planted:scan_out_of_order`.
+Each factory returns the built-in node on a simulated disk, either behind a wrapper that
+misbehaves at the API or as a subclass that breaks one mechanism inside the node; the shipped
+node is never changed. Try one: `kvcheck --target properties.planted:scan_out_of_order`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from kvnode import DiskFullError, Node
+import attrs
+
+from kvnode import Dependency, DiskFullError, DiskIOError, Limits, Node
+from kvnode.chunk import Kind
+from kvnode.disk import Disk
+from kvnode.index_run import Locator
+from kvnode.reclaim import choose_victim
+from kvnode.recovery import apply_plan, plan_recovery
+from kvnode.superblock import NO_EXTENT
 from properties.targets import SimDiskTarget
 
 
@@ -116,3 +125,94 @@ PLANTED = {
     "lose_delete_after_reboot": lose_delete_after_reboot,
     "scan_out_of_order": scan_out_of_order,
 }
+
+
+# -- bugs inside the node: subclasses that change one mechanism ------------------------------
+
+
+class _EarlyPersistence(Node):
+    """A put's dependency claims persistence before any sync (as if the write were durable)."""
+
+    def put(self, key: bytes, value: bytes) -> Dependency:
+        super().put(key, value)
+        return Dependency.persistent()
+
+
+class _ResetBeforeDurable(Node):
+    """Reclamation resets the victim right after copying, before the copies are durable."""
+
+    def _reclaim_once(self) -> int | None:
+        live = [self._index.live_bytes(e) for e in range(self._geometry.extent_count)]
+        if self._index_loc[0] != NO_EXTENT:
+            live[self._index_loc[0]] += self._index_loc[2]
+        wps = [self._disk.write_pointer(e) for e in range(self._geometry.extent_count)]
+        victim = choose_victim(self._states, wps, live, self._active)
+        if victim is None:
+            return None
+        for key, loc in self._index.in_extent(victim):
+            value = self._read_value(key, loc)
+            self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
+        self._disk_reset(victim)  # the bug: too early
+        self._flush_locked(freeing=victim)
+        return victim
+
+
+class _StaleReplay(Node):
+    """Recovery that does not truncate what lies beyond the recovered end of the log."""
+
+    @classmethod
+    def open(cls, disk: Disk, limits: Limits | None = None) -> Node:
+        plan = attrs.evolve(plan_recovery(disk), truncations=())
+        apply_plan(disk, plan)
+        return cls(disk, plan, limits)
+
+
+class _StaleReadAfterError(Node):
+    """A get that meets a read error answers from a cache of earlier reads (maybe stale)."""
+
+    def _read_value(self, key: bytes, loc: Locator) -> bytes:
+        cache: dict[bytes, bytes] = self.__dict__.setdefault("_cache", {})
+        try:
+            value = super()._read_value(key, loc)
+        except DiskIOError:
+            if key in cache:
+                return cache[key]
+            raise
+        cache[key] = value
+        return value
+
+
+def _node_bug(node_class: type[Node]) -> SimDiskTarget:
+    target = SimDiskTarget(node_class=node_class)
+    target.name = node_class.__name__.strip("_")
+    return target
+
+
+def early_persistence() -> SimDiskTarget:
+    """The node, but a put's dependency is persistent at once."""
+    return _node_bug(_EarlyPersistence)
+
+
+def reset_before_durable() -> SimDiskTarget:
+    """The node, but reclamation resets the victim before the copies are durable."""
+    return _node_bug(_ResetBeforeDurable)
+
+
+def stale_replay() -> SimDiskTarget:
+    """The node, but recovery leaves stale bytes beyond the write pointers."""
+    return _node_bug(_StaleReplay)
+
+
+def stale_read_after_error() -> SimDiskTarget:
+    """The node, but a get returns cached (possibly old) data after a read error."""
+    return _node_bug(_StaleReadAfterError)
+
+
+#: Bugs the crash properties must find (machine with crashes on, faults off).
+CRASH_PLANTED = {
+    "early_persistence": early_persistence,
+    "reset_before_durable": reset_before_durable,
+    "stale_replay": stale_replay,
+}
+#: Bugs the fault properties must find (machine with faults on).
+FAULT_PLANTED = {"stale_read_after_error": stale_read_after_error}

@@ -6,6 +6,9 @@
   boundary, and within a byte of the largest value (a chunk that fills an extent).
 - Operations are drawn with weights that make flushes, reclamation and reboots happen in most
   runs, from an alphabet ordered simple to complex so shrinking prefers simple steps.
+- Crash plans are drawn from the same choice sequence as the operations, so a failing case
+  shrinks its crash together with its steps: `keep` shrinks towards losing every unsynced
+  write, `tears` towards none, `during` towards a crash between operations.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from kvnode.limits import CHUNK_HEADER_BYTES, Limits
 from properties import ops
 from properties.ops import KINDS, Op
 
-#: Relative weight of each operation kind, in `KINDS` order.
+#: Relative weight of each operation kind, in `KINDS` order (0: only when switched on).
 WEIGHTS = {
     "get": 3,
     "put": 5,
@@ -26,8 +29,13 @@ WEIGHTS = {
     "flush_index": 1,
     "reclaim": 1,
     "clean_reboot": 1,
+    "dirty_reboot": 1,
+    "fail_disk": 1,
+    "flip_bit": 1,
 }
 assert tuple(WEIGHTS) == KINDS
+#: Pending writes a crash plan can name by position; later ones are lost.
+PLAN_WRITES_MAX = 48
 
 
 def keys(limits: Limits) -> st.SearchStrategy[bytes]:
@@ -43,22 +51,9 @@ def keys(limits: Limits) -> st.SearchStrategy[bytes]:
 def value_sizes(limits: Limits, page_bytes: int, key_bytes: int = 2) -> st.SearchStrategy[int]:
     """Sizes clustered at 0, 1, page boundaries +-1 and the largest value +-1."""
     page_fit = page_bytes - CHUNK_HEADER_BYTES - key_bytes
-    special = sorted(
-        {
-            s
-            for s in (
-                0,
-                1,
-                page_fit - 1,
-                page_fit,
-                page_fit + 1,
-                page_bytes,
-                limits.value_bytes_max - 1,
-                limits.value_bytes_max,
-            )
-            if 0 <= s <= limits.value_bytes_max
-        }
-    )
+    candidates = (0, 1, page_fit - 1, page_fit, page_fit + 1, page_bytes,
+                  limits.value_bytes_max - 1, limits.value_bytes_max)  # fmt: skip
+    special = sorted({s for s in candidates if 0 <= s <= limits.value_bytes_max})
     return st.one_of(
         st.sampled_from(special), st.integers(min_value=0, max_value=limits.value_bytes_max)
     )
@@ -71,7 +66,37 @@ def values(limits: Limits, page_bytes: int) -> st.SearchStrategy[bytes]:
     )
 
 
-def operations(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
+def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
+    """A dirty reboot: pending writes kept, pages torn, and the operation it interrupts."""
+    interrupted = st.one_of(
+        st.none(),
+        st.sampled_from([("flush_index",), ("reclaim",), ("sync",)]),
+        st.builds(lambda k, v: ("put", k, v), keys(limits), values(limits, page_bytes)),
+    )
+    return st.builds(
+        ops.dirty_reboot,
+        st.lists(st.booleans(), max_size=PLAN_WRITES_MAX).map(tuple),
+        st.lists(
+            st.tuples(st.integers(0, PLAN_WRITES_MAX - 1), st.integers(0, page_bytes)),
+            max_size=2,
+        ).map(tuple),
+        interrupted,
+        # Mostly within the first few disk writes: where an operation's ordering matters.
+        st.integers(min_value=0, max_value=4) | st.integers(min_value=0, max_value=40),
+        st.booleans(),
+    )
+
+
+def faults() -> st.SearchStrategy[Op]:
+    """A disk fault: one failed read, write or sync, or every one until the next reboot."""
+    return st.builds(
+        ops.fail_disk, st.sampled_from(["read", "write", "sync"]), st.sampled_from([1, None])
+    )
+
+
+def operations(
+    limits: Limits, page_bytes: int, *, crashes: bool = False, faults_on: bool = False
+) -> st.SearchStrategy[Op]:
     """One operation, drawn with `WEIGHTS`, with biased arguments."""
 
     def strategy(kind: str) -> st.SearchStrategy[Op]:
@@ -84,9 +109,23 @@ def operations(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
             return st.builds(ops.put, k, values(limits, page_bytes))
         if kind == "scan":
             return st.builds(ops.scan, st.just(b"") | k, st.none() | k)
+        if kind == "dirty_reboot":
+            return crash_plans(limits, page_bytes)
+        if kind == "fail_disk":
+            return faults()
+        if kind == "flip_bit":
+            return st.builds(ops.flip_bit, st.integers(min_value=0, max_value=8 * page_bytes))
         return st.just(Op(kind))
 
+    enabled = {
+        kind
+        for kind in KINDS
+        if (kind != "dirty_reboot" or crashes)
+        and (kind not in ("fail_disk", "flip_bit") or faults_on)
+    }
     # one_of shrinks towards its first branches, so KINDS order keeps simple steps preferred.
     # A kind is weighted by repeating its branch; each copy must be a distinct strategy object
     # because one_of merges identical branches.
-    return st.one_of([strategy(kind) for kind in KINDS for _ in range(WEIGHTS[kind])])
+    return st.one_of(
+        [strategy(kind) for kind in KINDS if kind in enabled for _ in range(WEIGHTS[kind])]
+    )

@@ -37,10 +37,15 @@ class Store(Protocol):
 
 
 class Target:
-    """Base for targets: `open()` returns a store over this target's storage."""
+    """Base for targets: `open()` returns a store over this target's storage.
+
+    A target whose storage is a `SimDisk` exposes it as `disk` (see `SimDiskTarget`); the crash
+    and fault properties need that, and skip their operations on targets without one.
+    """
 
     name = "target"
     can_reboot = True
+    disk: SimDisk | None = None
     limits = Limits.for_geometry(SMALL_GEOMETRY)
     #: Page size the value-size bias clusters around.
     page_bytes = SMALL_GEOMETRY.page_bytes
@@ -52,21 +57,35 @@ class Target:
     def cleanup(self) -> None:
         """Release the storage once the property is done with it."""
 
+    def recover_copy(self) -> list[tuple[bytes, bytes]]:
+        """Contents an independent recovery of a copy of the storage finds (needs `disk`)."""
+        raise NotImplementedError
+
 
 class SimDiskTarget(Target):
-    """The built-in node on a fresh simulated disk."""
+    """The built-in node (or a `node_class` derived from it) on a fresh simulated disk."""
 
     name = "simdisk"
+    disk: SimDisk
 
-    def __init__(self, geometry: Geometry = CHECK_GEOMETRY):
+    def __init__(self, geometry: Geometry = CHECK_GEOMETRY, node_class: type[Node] = Node):
         self.geometry = geometry
         self.disk = SimDisk(geometry)
+        self.node_class = node_class
         self.limits = Limits.for_geometry(geometry)
         self.page_bytes = geometry.page_bytes
 
     def open(self) -> Node:
         """A node recovered from the disk."""
-        return Node.open(self.disk)
+        return self.node_class.open(self.disk)
+
+    def recover_copy(self) -> list[tuple[bytes, bytes]]:
+        """Contents a second, independent recovery of the disk as it is now finds."""
+        node = self.node_class.open(self.disk.clone())
+        try:
+            return node.scan()
+        finally:
+            node.close()
 
 
 class FileDiskTarget(Target):

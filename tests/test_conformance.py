@@ -19,9 +19,12 @@ from properties import (
     filedisk_target,
     simdisk_target,
 )
-from properties.planted import PLANTED
+from properties.coverage import CRASH_STATES, FAULT_STATES
+from properties.ops import Op
+from properties.planted import CRASH_PLANTED, FAULT_PLANTED, PLANTED
 
 TestConformanceOnSimDisk = conformance_machine(simdisk_target).TestCase
+TestConformanceWithFaultsOnSimDisk = conformance_machine(simdisk_target, faults=True).TestCase
 
 FileDiskMachine = conformance_machine(filedisk_target)
 TestConformanceOnFileDisk = FileDiskMachine.TestCase
@@ -39,25 +42,55 @@ class KeyCount(conformance_machine(simdisk_target)):  # type: ignore[misc]
 TestKeyCount = KeyCount.TestCase
 
 
-def test_default_run_reaches_every_state_and_operation() -> None:
+def test_run_without_crashes_reaches_every_state_and_operation() -> None:
     coverage = Coverage()
     run_state_machine_as_test(
-        conformance_machine(simdisk_target, coverage=coverage),
+        conformance_machine(simdisk_target, coverage=coverage, crashes=False),
         settings=settings(settings.get_profile("ci"), max_examples=150),
     )
     assert coverage.missed_states() == []
     assert coverage.missed_ops() == []
-    assert set(coverage.states) == set(STATES)
+    assert set(coverage.states) == set(STATES) - CRASH_STATES - FAULT_STATES
+
+
+def shrunk_failure(machine: type[ConformanceMachine]) -> list[Op]:
+    """Run `machine` under the ci profile; it must fail; return the minimal failing log."""
+    with pytest.raises(ConformanceError):
+        run_state_machine_as_test(machine, settings=settings.get_profile("ci"))
+    harness = ConformanceMachine.last_harness
+    assert harness is not None
+    return harness.log
 
 
 @pytest.mark.parametrize("bug", sorted(PLANTED))
-def test_planted_bug_is_found_and_shrunk(bug: str) -> None:
+def test_conformance_finds_and_shrinks_an_api_bug(bug: str) -> None:
     factory: Callable[[], object] = PLANTED[bug]
-    with pytest.raises(ConformanceError):
-        run_state_machine_as_test(conformance_machine(factory), settings=settings.get_profile("ci"))
-    harness = ConformanceMachine.last_harness
-    assert harness is not None
-    assert len(harness.log) <= 6, harness.log
+    log = shrunk_failure(conformance_machine(factory, crashes=False))
+    assert len(log) <= 6, log
+
+
+@pytest.mark.parametrize("bug", sorted(CRASH_PLANTED))
+def test_crash_properties_find_and_shrink_a_crash_bug(bug: str) -> None:
+    log = shrunk_failure(conformance_machine(CRASH_PLANTED[bug]))
+    assert any(op.kind == "dirty_reboot" for op in log), log
+    assert len(log) <= 6, log
+
+
+@pytest.mark.parametrize("bug", sorted(FAULT_PLANTED))
+def test_fault_properties_find_and_shrink_a_fault_bug(bug: str) -> None:
+    log = shrunk_failure(conformance_machine(FAULT_PLANTED[bug], faults=True))
+    assert any(op.kind in ("fail_disk", "flip_bit") for op in log), log
+    assert len(log) <= 6, log
+
+
+def test_fault_machine_passes_on_the_node() -> None:
+    coverage = Coverage()
+    run_state_machine_as_test(
+        conformance_machine(simdisk_target, coverage=coverage, faults=True),
+        settings=settings(settings.get_profile("ci"), max_examples=150),
+    )
+    assert coverage.states["fault-surfaced"] > 0
+    assert coverage.states["crash-kept-some"] > 0
 
 
 def test_a_store_without_reboots_still_runs_every_other_operation() -> None:
