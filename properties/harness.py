@@ -86,6 +86,8 @@ class Harness:
         self._pending: list[Any] = []  # dependencies not yet known persistent
         self._written_at: dict[bytes, int] = {}
         self._last_moving_reclaim = -1
+        #: Whether the last `power_loss` interrupted its operation.
+        self.power_was_lost = False
         if self._node_stats() is None:
             self.coverage.not_applicable |= NODE_STATES
         if target.disk is None or not crashes:
@@ -203,18 +205,26 @@ class Harness:
         disk = self.target.disk
         if disk is None:
             return
-        if during is not None:
-            self._run_until_power_loss(disk, during, after)
-        self._clear_faults()
-        plan = _plan(disk.pending_writes(), keep, tears, keep_rest)
+        legal = self.power_loss(during, after)
+        plan = crash_plan(disk.pending_writes(), keep, tears, keep_rest)
         self._crash_coverage(disk.pending_writes(), plan)
-        legal = self.crash_model.legal_states()
         disk.crash(plan)
         self._reopen(legal, "a crash")
         again = self.target.recover_copy()
         self._expect(
             again == self.model.scan(), f"recovering the same disk again found {show(again)}"
         )
+
+    def power_loss(self, during: tuple[Any, ...] | None = None, after: int = 0) -> list[State]:
+        """Lose power now, or `after` disk writes into operation `during`, without crashing
+        the disk yet; return the states a recovery may legally find. (Exhaustive mode calls
+        this once, then tries every crash of the disk as it is left.)"""
+        disk = self.target.disk
+        if disk is None:
+            raise ValueError("power loss needs a target on a SimDisk")
+        self.power_was_lost = during is not None and self._run_until_power_loss(disk, during, after)
+        self._clear_faults()
+        return self.crash_model.legal_states()
 
     def fail_disk(self, op: str, times: int | None = 1) -> None:
         """Make the next `times` disk `op`s ("read", "write" or "sync") fail (None: until the
@@ -381,8 +391,9 @@ class Harness:
         self._pending.clear()
         self.crash_model = CrashModel(self._data)
 
-    def _run_until_power_loss(self, disk: Any, during: tuple[Any, ...], after: int) -> None:
-        """Run operation `during` with the power failing after `after` disk writes."""
+    def _run_until_power_loss(self, disk: Any, during: tuple[Any, ...], after: int) -> bool:
+        """Run operation `during` with the power failing after `after` disk writes; True if
+        the power failed before the operation finished."""
         kind, *args = during
         disk.arm_power_loss(after)
         before = len(self.log)
@@ -395,9 +406,11 @@ class Harness:
                 method = getattr(ReferenceKV(happened, self.target.limits), kind)
                 method(*args)
                 self.crash_model.maybe(happened)
+            return True
         finally:
             disk.disarm_power_loss()
             del self.log[before:]  # the nested operation is part of this dirty reboot
+        return False
 
     def _crash_coverage(self, pending: tuple[PendingWrite, ...], plan: CrashPlan) -> None:
         if not pending or not plan.keep:
@@ -427,7 +440,7 @@ class _Failed:
 _FAILED: Any = _Failed()
 
 
-def _plan(
+def crash_plan(
     pending: tuple[PendingWrite, ...],
     keep: tuple[bool, ...],
     tears: tuple[tuple[int, int], ...],

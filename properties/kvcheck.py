@@ -20,7 +20,8 @@ from hypothesis.stateful import get_state_machine_test
 
 from properties import profiles
 from properties.conformance import ConformanceMachine, conformance_machine
-from properties.coverage import Coverage
+from properties.coverage import STATES, Coverage
+from properties.harness import ConformanceError
 from properties.report import PropertyResult, junit_xml, program, regression_tests, table
 from properties.targets import Target, load_factory
 
@@ -80,10 +81,11 @@ def run_conformance(
     seed: int,
     base: settings,
     progress: Progress,
+    faults: bool = False,
 ) -> PropertyResult:
     """Run the conformance machine in seeded batches until the budget is spent or it fails."""
     coverage = Coverage()
-    machine = conformance_machine(factory, coverage=coverage)
+    machine = conformance_machine(factory, coverage=coverage, faults=faults)
     config = settings(base, max_examples=BATCH_EXAMPLES, database=None, deadline=None)
     began = time.monotonic()
     progress.start(name, coverage, budget)
@@ -149,7 +151,26 @@ def _parser() -> argparse.ArgumentParser:
         help="fail when an operation or reachable state was never reached",
     )
     parser.add_argument("--no-progress", action="store_true", help="no live status line")
+    parser.add_argument(
+        "--exhaustive-crashes",
+        action="store_true",
+        help="also check every crash state of random short histories",
+    )
     return parser
+
+
+def _jobs(specs: list[str]) -> list[tuple[str, str, Callable[[], Target], str]]:
+    """(name, spec, factory, kind) for every property to run on every target."""
+    jobs = []
+    for spec in specs:
+        factory = load_factory(spec)
+        probe = factory()
+        has_disk = probe.disk is not None
+        probe.cleanup()
+        jobs.append((f"conformance[{_short(spec)}]", spec, factory, "conformance"))
+        if has_disk:
+            jobs.append((f"faults[{_short(spec)}]", spec, factory, "faults"))
+    return jobs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,28 +181,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     specs = [BUILT_IN.get(t, t) for t in (args.target or list(BUILT_IN))]
     try:
-        factories = [(spec, load_factory(spec)) for spec in specs]
-    except ValueError as err:
+        jobs = _jobs(specs)
+    except (ValueError, TypeError) as err:
         print(f"kvcheck: error: {err}", file=sys.stderr)
         return 2
     base = settings.get_profile(args.profile or profiles.default_profile())
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    shares = len(jobs) + (1 if args.exhaustive_crashes else 0)
     print(f"kvcheck: {len(specs)} target(s), budget {args.budget:.0f}s, seed {seed}")
     progress = Progress(sys.stderr, sys.stderr.isatty() and not args.no_progress)
     results = []
-    for spec, factory in factories:
-        name = f"conformance[{_short(spec)}]"
+    for name, spec, factory, kind in jobs:
         results.append(
             run_conformance(
                 name,
                 spec,
                 factory,
-                budget=args.budget / len(specs),
+                budget=args.budget / shares,
                 seed=seed,
                 base=base,
                 progress=progress,
+                faults=kind == "faults",
             )
         )
+    if args.exhaustive_crashes:
+        results.append(_exhaustive(jobs, args.budget / shares, seed))
     print(table(results))
     for result in results:
         if not result.ok:
@@ -201,6 +225,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if uncovered and not failed:
         print("\nkvcheck: --require-coverage: some operations or states were never reached")
     return 1 if failed or uncovered else 0
+
+
+def _exhaustive(
+    jobs: list[tuple[str, str, Callable[[], Target], str]], budget: float, seed: int
+) -> PropertyResult:
+    """Exhaustive crash checking on the first target with a simulated disk."""
+    from properties import exhaustive
+
+    for _name, spec, factory, kind in jobs:
+        if kind == "faults":  # the first target that has a SimDisk
+            report = exhaustive.run(factory, seed=seed, budget=budget)
+            summary = (
+                f"{report.histories} histories, {report.points} power-loss points, "
+                f"{report.crash_states} crash states ({report.states_per_second:,.0f}/s); "
+                f"{report.skipped_points} points skipped (more than 10 pending writes)"
+            )
+            coverage = Coverage(examples=report.histories, steps=report.crash_states)
+            coverage.not_applicable |= set(STATES)
+            failure = report.failure
+            return PropertyResult(
+                f"exhaustive[{_short(spec)}]",
+                spec,
+                coverage,
+                report.seconds,
+                seed,
+                None if failure is None else ConformanceError(failure.message),
+                [] if failure is None else failure.log,
+                summary=summary,
+            )
+    raise ValueError("--exhaustive-crashes needs a target on a simulated disk")
 
 
 def _short(spec: str) -> str:

@@ -23,6 +23,8 @@ class PropertyResult:
     seed: int
     error: BaseException | None = None
     log: list[Op] = attrs.field(factory=list)
+    #: Shown instead of operation and state coverage, for checks that have none.
+    summary: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -96,21 +98,19 @@ def table(results: Sequence[PropertyResult]) -> str:
         )
     for r in results:
         cov = r.coverage
-        rows.append("")
-        rows.append(f"{r.name}")
-        rows.append("  operations: " + ", ".join(f"{k} {cov.ops[k]}" for k in KINDS))
-        rows.append(
-            "  reached:    "
-            + (", ".join(f"{s} {cov.states[s]}" for s in STATES if cov.states[s]) or "nothing")
-        )
+        rows += ["", r.name]
+        if r.summary is not None:
+            rows.append(f"  {r.summary}")
+            continue
+        used = [k for k in KINDS if k not in cov.not_applicable]
+        reached_text = ", ".join(f"{s} {cov.states[s]}" for s in STATES if cov.states[s])
+        rows.append("  operations: " + ", ".join(f"{k} {cov.ops[k]}" for k in used))
+        rows.append("  reached:    " + (reached_text or "nothing"))
         missed = cov.missed_states() + [f"{k} (operation)" for k in cov.missed_ops()]
         rows.append("  MISSED:     " + ", ".join(missed) if missed else "  missed:     nothing")
-        if cov.not_applicable:
-            rows.append(
-                "  n/a:        "
-                + ", ".join(sorted(cov.not_applicable))
-                + " (target has no node stats)"
-            )
+        not_applicable = sorted(x for x in cov.not_applicable if x in STATES)
+        if not_applicable:
+            rows.append("  n/a:        " + ", ".join(not_applicable))
     return "\n".join(rows)
 
 
