@@ -24,7 +24,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import struct
+import tempfile
 
 from kvnode.chunk import crc32c
 from kvnode.disk import check_append, check_extent, check_read, check_truncate
@@ -69,36 +71,44 @@ class FileDisk:
 
     @classmethod
     def create(cls, path: str, geometry: Geometry = DEFAULT_GEOMETRY) -> FileDisk:
-        """Make a new data directory at `path` (absent or empty) and open it."""
-        path = os.fspath(path)
+        """Make a new data directory at `path` (absent or empty) and open it.
+
+        The directory is built under a temporary name beside `path` and renamed into place,
+        so a crash during creation leaves either no store or a complete one (and, at worst, a
+        hidden `.kvnode-create-*` directory to delete).
+        """
+        path = os.path.abspath(os.fspath(path))
         if os.path.lexists(path):
             if not os.path.isdir(path):
                 raise DataDirError(path, "exists and is not a directory")
             if os.listdir(path):
                 raise DataDirError(path, "directory is not empty; refusing to create a store in it")
-        else:
-            os.makedirs(path)
-        for extent in range(geometry.extent_count):
-            os.close(
-                os.open(os.path.join(path, _extent_name(extent)), os.O_CREAT | os.O_EXCL, 0o644)
-            )
-        header = _FORMAT.pack(
-            FORMAT_MAGIC,
-            FORMAT_VERSION,
-            geometry.page_bytes,
-            geometry.extent_bytes,
-            geometry.extent_count,
-        )
-        tmp = os.path.join(path, FORMAT_FILE + ".tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".kvnode-create-", dir=parent)
         try:
-            os.write(fd, header + struct.pack("<I", crc32c(header)))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        # The header appears last and atomically: a directory without it was never a store.
-        os.rename(tmp, os.path.join(path, FORMAT_FILE))
-        _fsync_dir(path)
+            for extent in range(geometry.extent_count):
+                name = os.path.join(tmp, _extent_name(extent))
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL, 0o644))
+            header = _FORMAT.pack(
+                FORMAT_MAGIC,
+                FORMAT_VERSION,
+                geometry.page_bytes,
+                geometry.extent_bytes,
+                geometry.extent_count,
+            )
+            fd = os.open(os.path.join(tmp, FORMAT_FILE), os.O_CREAT | os.O_WRONLY, 0o644)
+            try:
+                os.write(fd, header + struct.pack("<I", crc32c(header)))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(tmp)
+            os.rename(tmp, path)  # atomic; replaces `path` if it is an empty directory
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(parent)
         return cls.open(path)
 
     @classmethod

@@ -86,6 +86,7 @@ class Node:
         self._failed: str | None = None
         self._counters = {"index_flushes": 0, "reclaims": 0, "chunks_moved": 0}
         self._replayed = plan.replayed
+        self._run_extents = plan.run_extents
         self._next_seq = plan.last_seq + 1
         self._synced_seq = plan.last_seq
         if plan.found is None:
@@ -382,6 +383,8 @@ class Node:
         self._disk_sync()  # everything the run points at is durable before the run
         covers = self._next_seq - 1
         value = encode_run(covers, self._index.items())
+        # Until a newer run replaces it, the extents this run points into must stay readable.
+        run_extents = frozenset(loc.extent for _, loc in self._index.items())
         length = CHUNK_HEADER_BYTES + len(value)
         if self._disk.write_pointer(self._active) + length > self._geometry.extent_bytes:
             self._open_extent(client=client)
@@ -394,6 +397,7 @@ class Node:
         self._disk_sync()  # the run is durable before the superblock names it
         self._covers_seq = covers
         self._index_loc = (self._active, offset, length)
+        self._run_extents = run_extents | {self._active}
         self._soft_wps = soft_wps
         if freeing is not None:
             self._states[freeing] = ExtentState.FREE
@@ -406,16 +410,31 @@ class Node:
         if self._index_loc[0] != NO_EXTENT:
             live[self._index_loc[0]] += self._index_loc[2]
         wps = [self._disk.write_pointer(e) for e in range(self._geometry.extent_count)]
-        victim = choose_victim(self._states, wps, live, self._active)
+        droppable = [
+            live[e] == 0 and wps[e] == self._soft_wps[e] and e not in self._run_extents
+            for e in range(self._geometry.extent_count)
+        ]
+        victim = choose_victim(self._states, wps, live, self._active, droppable)
         if victim is None:
             return None
-        for key, loc in self._index.in_extent(victim):
-            value = self._read_value(key, loc)  # a read error aborts: the victim stays intact
-            self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
-            self._counters["chunks_moved"] += 1
-        self._flush_locked(freeing=victim)
+        if droppable[victim]:
+            # Nothing in it is live or uncovered by the index run: free it without a flush.
+            self._states[victim] = ExtentState.FREE
+            self._soft_wps[victim] = 0
+            self._write_superblock()
+            self._disk_sync()
+        else:
+            self._evacuate(victim)
         # Only now, with the copies and the superblock that frees the victim durable.
         self._disk_reset(victim)
         self._disk_sync()
         self._counters["reclaims"] += 1
         return victim
+
+    def _evacuate(self, victim: int) -> None:
+        """Copy the victim's live chunks forward and flush an index run that frees it."""
+        for key, loc in self._index.in_extent(victim):
+            value = self._read_value(key, loc)  # a read error aborts: the victim stays intact
+            self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
+            self._counters["chunks_moved"] += 1
+        self._flush_locked(freeing=victim)

@@ -12,21 +12,28 @@ def choose_victim(
     write_pointers: Sequence[int],
     live_bytes: Sequence[int],
     active: int,
+    droppable: Sequence[bool] | None = None,
 ) -> int | None:
-    """The log extent with the most dead bytes, never the active one; None if none has any.
+    """The log extent to reclaim, never the active one; None if none has dead bytes.
 
-    Ties go to the lowest extent number, so the choice is deterministic.
+    Extents marked `droppable` (nothing in them is live, covered only by the index run, or
+    referenced by the durable index run) come first: freeing them writes nothing to the log, so
+    it works even when the log has no room for the index run that reclaiming any other extent
+    needs. Among equals, the most dead bytes wins, then the lowest extent number.
 
     pre: len(states) == len(write_pointers) == len(live_bytes)
     post: __return__ is None or (states[__return__] == ExtentState.LOG and __return__ != active)
     post: __return__ is None or write_pointers[__return__] > live_bytes[__return__]
     """
-    best: int | None = None
-    best_dead = 0
+    best: tuple[bool, int] | None = None
+    victim: int | None = None
     for extent, state in enumerate(states):
         if state is not ExtentState.LOG or extent == active:
             continue
         dead = write_pointers[extent] - live_bytes[extent]
-        if dead > best_dead:
-            best, best_dead = extent, dead
-    return best
+        if dead <= 0:
+            continue
+        rank = (droppable is not None and droppable[extent], dead)
+        if best is None or rank > best:
+            best, victim = rank, extent
+    return victim

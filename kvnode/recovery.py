@@ -127,6 +127,7 @@ class RecoveryPlan:
     truncations: tuple[tuple[int, int], ...]
     resets: tuple[int, ...]
     torn: tuple[tuple[int, int, str], ...]  # (extent, offset, reason) where scans stopped early
+    run_extents: frozenset[int] = frozenset()  # extents the durable index run points into
 
 
 def plan_recovery(disk: Disk) -> RecoveryPlan:
@@ -141,8 +142,9 @@ def plan_recovery(disk: Disk) -> RecoveryPlan:
         return RecoveryPlan(None, index, 0, 0, (), resets, ())
     sb = found.superblock
     _check_superblock(disk, sb)
+    run_extents: frozenset[int] = frozenset()
     if sb.index_extent != NO_EXTENT:
-        _load_index_run(disk, sb, index)
+        run_extents = _load_index_run(disk, sb, index)
     scans = {
         e: scan_extent(disk, e, sb.soft_wps[e], sb.covers_seq)
         for e in geometry.log_extents
@@ -176,7 +178,9 @@ def plan_recovery(disk: Disk) -> RecoveryPlan:
         for e in geometry.log_extents
         if sb.states[e] is ExtentState.FREE and disk.write_pointer(e)
     )
-    return RecoveryPlan(found, index, last, last - sb.covers_seq, truncations, resets, torn)
+    return RecoveryPlan(
+        found, index, last, last - sb.covers_seq, truncations, resets, torn, run_extents
+    )
 
 
 def _check_superblock(disk: Disk, sb: Superblock) -> None:
@@ -202,7 +206,7 @@ def _check_superblock(disk: Disk, sb: Superblock) -> None:
         raise CorruptionError(f"superblock's active extent {sb.active_extent} is not a log extent")
 
 
-def _load_index_run(disk: Disk, sb: Superblock, index: MemIndex) -> None:
+def _load_index_run(disk: Disk, sb: Superblock, index: MemIndex) -> frozenset[int]:
     extent, offset, length = sb.index_extent, sb.index_offset, sb.index_length
     if (
         extent >= disk.geometry.extent_count
@@ -232,6 +236,7 @@ def _load_index_run(disk: Disk, sb: Superblock, index: MemIndex) -> None:
                 f"index run entry for {key!r} points outside the log", extent=extent, offset=offset
             )
         index.set(key, loc)
+    return frozenset(loc.extent for _, loc in run.entries) | {extent}
 
 
 def apply_plan(disk: Disk, plan: RecoveryPlan) -> None:
