@@ -40,7 +40,8 @@ def operation(i: int) -> tuple[bytes, bytes | None]:
 
 def writer(path: str, start: int) -> None:
     """Apply operations start, start+1, ... until killed, acknowledging durable ones."""
-    node = Node.open(FileDisk.open(path) if os.path.exists(path) else FileDisk.create(path, GEOMETRY))
+    disk = FileDisk.open(path) if os.path.exists(path) else FileDisk.create(path, GEOMETRY)
+    node = Node.open(disk)
     deps = []
     i = start
     while True:
@@ -83,7 +84,8 @@ def trial(trials: Trials, rnd: random.Random, delay_max: float = 0.6) -> None:
     """One writer run, killed after a random delay, then recovered and checked."""
     child = subprocess.Popen(
         [sys.executable, "-m", "properties.sigkill", "--writer", trials.path, str(trials.done)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     time.sleep(rnd.uniform(0.0, delay_max))
     child.send_signal(signal.SIGKILL)

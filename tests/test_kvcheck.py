@@ -63,7 +63,7 @@ def test_printed_seed_replays_the_failure(capsys: pytest.CaptureFixture[str]) ->
         "1",
         "--no-progress",
         "--target",
-        "properties.planted:lose_delete_after_reboot",
+        "properties.planted:scan_out_of_order",
     ]
     assert main([*args, "--seed", "7"]) == 1
     first = capsys.readouterr().out.split("Minimal failing sequence")[1]
@@ -84,3 +84,19 @@ def test_a_malformed_target_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 def test_a_non_positive_budget_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--budget", "0"]) == 2
     assert "--budget" in capsys.readouterr().err
+
+
+def test_exhaustive_crashes_reports_the_states_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--budget", "3", "--no-progress", "--target", "simdisk", "--seed", "1",
+                 "--exhaustive-crashes"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "exhaustive[simdisk]" in out
+    assert "crash states" in out
+
+
+def test_exhaustive_crashes_fail_on_a_planted_crash_bug(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--budget", "6", "--no-progress", "--seed", "1", "--exhaustive-crashes",
+                 "--target", "properties.planted:early_persistence"])  # fmt: skip
+    assert code == 1
+    assert "FAILED exhaustive[properties.planted:early_persistence]" in capsys.readouterr().out
