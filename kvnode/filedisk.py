@@ -67,7 +67,9 @@ class FileDisk:
         self._lock_fd = lock_fd
         self._wps = sizes
         self._fds: dict[int, int] = {}
-        self._dirty: set[int] = set()
+        # What a crashed process wrote may still sit only in the OS cache: until the first
+        # sync, treat every extent holding data as unsynced.
+        self._dirty: set[int] = {extent for extent, size in enumerate(sizes) if size}
 
     @classmethod
     def create(cls, path: str, geometry: Geometry = DEFAULT_GEOMETRY) -> FileDisk:
@@ -251,7 +253,7 @@ class FileDisk:
         """fsync every extent file written since the last sync."""
         for extent in sorted(self._dirty):
             try:
-                os.fsync(self._fds[extent])
+                os.fsync(self._fd(extent))
             except OSError as err:
                 raise _io_error("sync", err, extent) from err
             self._dirty.discard(extent)

@@ -60,7 +60,14 @@ def fsck(disk: Disk) -> FsckReport:
         return FsckReport(None, 0, 0, 0, 0, tuple(damage), tuple(notes))
     sb = found.superblock
     if disk.write_pointer(found.extent) > found.end:
-        notes.append(Finding(found.extent, found.end, "torn superblock record after the newest"))
+        notes.append(
+            Finding(
+                found.extent,
+                found.end,
+                f"torn or damaged superblock record after the newest valid one "
+                f"(generation {sb.generation}); recovery will fall back to that one",
+            )
+        )
     keys = 0
     try:
         plan = plan_recovery(disk)

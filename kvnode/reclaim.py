@@ -14,7 +14,7 @@ def choose_victim(
     active: int,
     droppable: Sequence[bool] | None = None,
 ) -> int | None:
-    """The log extent to reclaim, never the active one; None if none has dead bytes.
+    """The log extent to reclaim, never the active one; None if there is nothing to gain.
 
     Extents marked `droppable` (nothing in them is live, covered only by the index run, or
     referenced by the durable index run) come first: freeing them writes nothing to the log, so
@@ -23,7 +23,7 @@ def choose_victim(
 
     pre: len(states) == len(write_pointers) == len(live_bytes)
     post: __return__ is None or (states[__return__] == ExtentState.LOG and __return__ != active)
-    post: __return__ is None or write_pointers[__return__] > live_bytes[__return__]
+    post: __return__ is None or live_bytes[__return__] < max(1, write_pointers[__return__])
     """
     best: tuple[bool, int] | None = None
     victim: int | None = None
@@ -31,9 +31,12 @@ def choose_victim(
         if state is not ExtentState.LOG or extent == active:
             continue
         dead = write_pointers[extent] - live_bytes[extent]
-        if dead <= 0:
+        drop = droppable is not None and droppable[extent]
+        # An empty log extent (opened just before a crash, say) holds nothing dead, but is
+        # still worth freeing: otherwise it would stay out of use forever.
+        if dead <= 0 and not (drop and write_pointers[extent] == 0):
             continue
-        rank = (droppable is not None and droppable[extent], dead)
+        rank = (drop, dead)
         if best is None or rank > best:
             best, victim = rank, extent
     return victim

@@ -89,6 +89,7 @@ class SimDisk:
         self._failures: dict[str, int | None] = {}
         self._flips: list[int] = []
         self._power_left: int | None = None
+        self._power_syncs_only = False
         self.crashes = 0
 
     @property
@@ -146,7 +147,7 @@ class SimDisk:
 
     def sync(self) -> None:
         """Make the current image durable."""
-        self._tick_power()
+        self._tick_power(sync=True)
         self._maybe_fail("sync", None)
         self._durable = [bytearray(c) for c in self._current]
         self._pending.clear()
@@ -196,18 +197,21 @@ class SimDisk:
         """An independent copy, pending writes and faults included (to try many crash plans)."""
         return copy.deepcopy(self)
 
-    def arm_power_loss(self, after: int) -> None:
-        """Let `after` more appends, truncates or syncs happen, then raise `PowerLoss`."""
+    def arm_power_loss(self, after: int, *, syncs_only: bool = False) -> None:
+        """Let `after` more appends, truncates or syncs happen (only syncs, with `syncs_only`),
+        then raise `PowerLoss` before the next one. Counting syncs puts the loss where the most
+        writes are pending: just before the operation meant to make them durable."""
         if after < 0:
             raise ValueError("after must not be negative")
         self._power_left = after
+        self._power_syncs_only = syncs_only
 
     def disarm_power_loss(self) -> None:
         """Cancel an armed power loss."""
         self._power_left = None
 
-    def _tick_power(self) -> None:
-        if self._power_left is None:
+    def _tick_power(self, *, sync: bool = False) -> None:
+        if self._power_left is None or (self._power_syncs_only and not sync):
             return
         if self._power_left == 0:
             self._power_left = None

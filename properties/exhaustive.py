@@ -122,7 +122,7 @@ def _check_point(
         disk.crash(crash_plan(tuple(pending), keep, tears, False))
         problem = _recover_twice(target, disk, legal)
         if problem is not None:
-            crash = Op("dirty_reboot", (keep, tears, during, after, False))
+            crash = Op("dirty_reboot", (keep, tears, during, after, False, False))
             report.failure = ExhaustiveFailure(problem, [*prefix, crash])
             return
 

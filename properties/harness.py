@@ -175,6 +175,35 @@ class Harness:
             self._last_moving_reclaim = len(self.log)
         self._check()
 
+    def drain(self) -> None:
+        """Delete every key and sync; then a put of the largest value must succeed, the store
+        reclaiming space by itself if it must (a full disk must never stay full)."""
+        self._begin(Op("drain"))
+        if self._relaxed:
+            return  # after a fault, refusals are legitimate
+        for key in list(self._data):
+            try:
+                self._pending.append(self.store.delete(key))
+            except DiskFullError:
+                self._expect(False, f"drain: delete({show(key)}) was refused for lack of space")
+            self.model.delete(key)
+            self.crash_model.record(self._pending[-1], self._data)
+        self.store.sync()
+        self._check_forward_progress("sync")
+        largest = self.target.limits.value_bytes_max
+        try:
+            self._pending.append(self.store.put(b"k0", b"\x00" * largest))
+        except DiskFullError as err:
+            self._expect(
+                False,
+                f"drain: with every key deleted, a put of {largest} bytes was "
+                f"refused ({err}): the space is not coming back",
+            )
+        self.model.put(b"k0", b"\x00" * largest)
+        self.crash_model.record(self._pending[-1], self._data)
+        self.coverage.reach("drained")
+        self._check()
+
     # -- reboots, crashes and faults ---------------------------------------------------------
 
     def clean_reboot(self) -> None:
@@ -195,17 +224,19 @@ class Harness:
         during: tuple[Any, ...] | None = None,
         after: int = 0,
         keep_rest: bool = False,
+        at_syncs: bool = False,
     ) -> None:
-        """Lose power (optionally `after` disk writes into operation `during`) and recover.
+        """Lose power (optionally `after` disk writes into operation `during`, or `after` of
+        its syncs with `at_syncs`) and recover.
 
         Of the pending writes, those `keep` marks by position survive, and those past the end
         of `keep` survive if `keep_rest`; `tears` (position, cut) tear kept page writes.
         """
-        self._begin(Op("dirty_reboot", (keep, tears, during, after, keep_rest)))
+        self._begin(Op("dirty_reboot", (keep, tears, during, after, keep_rest, at_syncs)))
         disk = self.target.disk
         if disk is None:
             return
-        legal = self.power_loss(during, after)
+        legal = self.power_loss(during, after, at_syncs=at_syncs)
         plan = crash_plan(disk.pending_writes(), keep, tears, keep_rest)
         self._crash_coverage(disk.pending_writes(), plan)
         disk.crash(plan)
@@ -215,14 +246,18 @@ class Harness:
             again == self.model.scan(), f"recovering the same disk again found {show(again)}"
         )
 
-    def power_loss(self, during: tuple[Any, ...] | None = None, after: int = 0) -> list[State]:
+    def power_loss(
+        self, during: tuple[Any, ...] | None = None, after: int = 0, *, at_syncs: bool = False
+    ) -> list[State]:
         """Lose power now, or `after` disk writes into operation `during`, without crashing
         the disk yet; return the states a recovery may legally find. (Exhaustive mode calls
         this once, then tries every crash of the disk as it is left.)"""
         disk = self.target.disk
         if disk is None:
             raise ValueError("power loss needs a target on a SimDisk")
-        self.power_was_lost = during is not None and self._run_until_power_loss(disk, during, after)
+        self.power_was_lost = during is not None and self._run_until_power_loss(
+            disk, during, after, at_syncs
+        )
         self._clear_faults()
         return self.crash_model.legal_states()
 
@@ -391,16 +426,18 @@ class Harness:
         self._pending.clear()
         self.crash_model = CrashModel(self._data)
 
-    def _run_until_power_loss(self, disk: Any, during: tuple[Any, ...], after: int) -> bool:
-        """Run operation `during` with the power failing after `after` disk writes; True if
-        the power failed before the operation finished."""
+    def _run_until_power_loss(
+        self, disk: Any, during: tuple[Any, ...], after: int, at_syncs: bool
+    ) -> bool:
+        """Run operation `during` with the power failing after `after` disk writes (or syncs);
+        True if the power failed before the operation finished."""
         kind, *args = during
-        disk.arm_power_loss(after)
+        disk.arm_power_loss(after, syncs_only=at_syncs)
         before = len(self.log)
         try:
             getattr(self, kind)(*args)
         except PowerLoss:
-            self.coverage.reach(f"crash-during-{'put' if kind in ('put', 'delete') else kind}")
+            self.coverage.reach(_CRASH_DURING[kind])
             if kind in ("put", "delete"):  # it may or may not have happened
                 happened = dict(self._data)
                 method = getattr(ReferenceKV(happened, self.target.limits), kind)
@@ -431,6 +468,16 @@ class Harness:
     def _stat(self, name: str) -> int | None:
         stats = self._node_stats()
         return None if stats is None else int(getattr(stats, name))
+
+
+_CRASH_DURING = {
+    "put": "crash-during-put",
+    "delete": "crash-during-put",
+    "sync": "crash-during-sync",
+    "flush_index": "crash-during-flush_index",
+    "reclaim": "crash-during-reclaim",
+    "clean_reboot": "crash-during-close",
+}
 
 
 class _Failed:

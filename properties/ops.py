@@ -16,6 +16,7 @@ KINDS = (
     "sync",
     "flush_index",
     "reclaim",
+    "drain",
     "clean_reboot",
     "dirty_reboot",
     "fail_disk",
@@ -93,9 +94,10 @@ def dirty_reboot(
     during: tuple[object, ...] | None,
     after: int,
     keep_rest: bool,
+    at_syncs: bool,
 ) -> Op:
     """A crash: which pending writes survive, which tear, and what it interrupts."""
-    return Op("dirty_reboot", (keep, tears, during, after, keep_rest))
+    return Op("dirty_reboot", (keep, tears, during, after, keep_rest, at_syncs))
 
 
 def fail_disk(op: str, times: int | None) -> Op:

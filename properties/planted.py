@@ -120,7 +120,13 @@ def scan_out_of_order() -> _PlantedTarget:
     return _planted(_ScansOutOfOrder)
 
 
+def never_reclaims() -> SimDiskTarget:
+    """The node, but reclamation never frees anything."""
+    return _node_bug(_NeverReclaims)
+
+
 PLANTED = {
+    "never_reclaims": never_reclaims,
     "forget_after_reclaim": forget_after_reclaim,
     "lose_delete_after_reboot": lose_delete_after_reboot,
     "scan_out_of_order": scan_out_of_order,
@@ -180,6 +186,13 @@ class _StaleReadAfterError(Node):
             raise
         cache[key] = value
         return value
+
+
+class _NeverReclaims(Node):
+    """Reclamation that never finds a victim: once full, the disk stays full."""
+
+    def _reclaim_once(self) -> int | None:
+        return None
 
 
 def _node_bug(node_class: type[Node]) -> SimDiskTarget:

@@ -28,8 +28,9 @@ WEIGHTS = {
     "sync": 1,
     "flush_index": 1,
     "reclaim": 1,
+    "drain": 1,
     "clean_reboot": 1,
-    "dirty_reboot": 1,
+    "dirty_reboot": 2,
     "fail_disk": 1,
     "flip_bit": 1,
 }
@@ -70,8 +71,12 @@ def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
     """A dirty reboot: pending writes kept, pages torn, and the operation it interrupts."""
     interrupted = st.one_of(
         st.none(),
-        st.sampled_from([("flush_index",), ("reclaim",), ("sync",)]),
+        st.just(("reclaim",)),
+        st.just(("flush_index",)),
         st.builds(lambda k, v: ("put", k, v), keys(limits), values(limits, page_bytes)),
+        st.builds(lambda k: ("delete", k), keys(limits)),
+        st.just(("clean_reboot",)),
+        st.just(("sync",)),
     )
     return st.builds(
         ops.dirty_reboot,
@@ -83,6 +88,8 @@ def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
         interrupted,
         # Mostly within the first few disk writes: where an operation's ordering matters.
         st.integers(min_value=0, max_value=4) | st.integers(min_value=0, max_value=40),
+        st.booleans(),
+        # Counting only syncs puts the loss just before a sync, where most writes are pending.
         st.booleans(),
     )
 

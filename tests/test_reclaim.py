@@ -52,3 +52,22 @@ def test_interrupted_reclamation_never_strands_the_disk() -> None:
         disk.crash(CrashPlan.keep_all(disk))
         node = Node.open(disk)
     assert node.stats().free_extents >= 1
+
+
+def test_empty_log_extents_left_by_a_crash_are_freed_again() -> None:
+    """Found by the Drain property: a crash that keeps the superblock records opening new
+    extents but loses the data written to them left empty log extents that no reclaim chose."""
+    from properties import Harness, load_factory
+
+    h = Harness(load_factory("properties.targets:simdisk_target")())
+    for size in (230, 3815, 230, 3815):
+        h.put(b"k0", b"\x00" * size)
+    h.dirty_reboot((False,), (), None, 0, True, False)
+    h.drain()
+    h.drain()
+    h.close()
+
+
+def test_empty_non_active_log_extent_is_a_victim_when_droppable() -> None:
+    assert choose_victim([S, S, L, L], [0, 0, 0, 10], [0, 0, 0, 10], 3, [0, 0, 1, 0]) == 2
+    assert choose_victim([S, S, L, L], [0, 0, 0, 10], [0, 0, 0, 10], 3, [0, 0, 0, 0]) is None
