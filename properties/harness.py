@@ -83,6 +83,8 @@ class Harness:
         self._alternatives: list[State] = []  # other states the store may hold (faults)
         self._relaxed = False  # a fault was injected since the last reboot
         self.crash_model = CrashModel(self._data)
+        # Only a crashable target needs the history of states (a copy per mutation).
+        self._records = crashes and target.disk is not None
         self._pending: list[Any] = []  # dependencies not yet known persistent
         self._written_at: dict[bytes, int] = {}
         self._last_moving_reclaim = -1
@@ -102,7 +104,9 @@ class Harness:
         self._begin(Op("get", (key,)))
         got = self._read(lambda: self.store.get(key))
         if got is not _FAILED:
-            self._observe(lambda s: s.get(key) == got, f"get({show(key)}) returned {show(got)}")
+            self._observe(
+                lambda s: s.get(key) == got, lambda: f"get({show(key)}) returned {show(got)}"
+            )
             want = self.model.get(key)
             if want is None:
                 self.coverage.reach("get-miss")
@@ -119,7 +123,7 @@ class Harness:
         if got is not _FAILED:
             self._observe(
                 lambda s: ReferenceKV(s).scan(start, end) == got,
-                f"scan({show(start)}, {show(end)}) returned {show(got)}",
+                lambda: f"scan({show(start)}, {show(end)}) returned {show(got)}",
             )
             if len(self.model.scan(start, end)) >= 2:
                 self.coverage.reach("scan-many")
@@ -187,7 +191,7 @@ class Harness:
             except DiskFullError:
                 self._expect(False, f"drain: delete({show(key)}) was refused for lack of space")
             self.model.delete(key)
-            self.crash_model.record(self._pending[-1], self._data)
+            self._record(self._pending[-1])
         self.store.sync()
         self._check_forward_progress("sync")
         largest = self.target.limits.value_bytes_max
@@ -200,7 +204,7 @@ class Harness:
                 f"refused ({err}): the space is not coming back",
             )
         self.model.put(b"k0", b"\x00" * largest)
-        self.crash_model.record(self._pending[-1], self._data)
+        self._record(self._pending[-1])
         self.coverage.reach("drained")
         self._check()
 
@@ -314,15 +318,17 @@ class Harness:
             self.coverage.reach("fault-surfaced")
             return _FAILED
 
-    def _observe(self, agrees: Callable[[State], bool], what: str) -> None:
+    def _observe(self, agrees: Callable[[State], bool], what: Callable[[], str]) -> None:
         """Keep the candidate states a result agrees with; fail if it agrees with none."""
+        if not self._alternatives and agrees(self._data):
+            return
         states = [s for s in self._states() if agrees(s)]
         want = (
             show(self.model.scan())
             if not self._alternatives
             else f"any of {len(self._states())} states"
         )
-        self._expect(bool(states), f"{what}, but the model holds {want}")
+        self._expect(bool(states), f"{what()}, but the model holds {want}")
         self._become(states[0], states[1:])
 
     def _become(self, state: State, alternatives: list[State]) -> None:
@@ -350,11 +356,16 @@ class Harness:
             merged = self._alternatives + [s for s in happened if s not in self._states()]
             self._alternatives = merged[: _CANDIDATES_MAX - 1]
             return False
-        for state in self._states():
+        apply(self.model)
+        for state in self._alternatives:
             apply(ReferenceKV(state, self.target.limits))
         self._pending.append(dependency)
-        self.crash_model.record(dependency, self._data)
+        self._record(dependency)
         return True
+
+    def _record(self, dependency: Any) -> None:
+        if self._records:
+            self.crash_model.record(dependency, self._data)
 
     def _maintain(self, call: Callable[[], Any]) -> bool:
         """Run sync, flush or reclaim; True if it succeeded."""
@@ -376,7 +387,9 @@ class Harness:
                 f"after {self.log[-1]!r} the store holds {show(got)}, the model {show(want)}",
             )
         else:
-            self._observe(lambda s: ReferenceKV(s).scan() == got, f"the store holds {show(got)}")
+            self._observe(
+                lambda s: ReferenceKV(s).scan() == got, lambda: f"the store holds {show(got)}"
+            )
 
     def _check_forward_progress(self, after: str) -> None:
         for dep in self._pending:

@@ -46,7 +46,7 @@ def test_run_without_crashes_reaches_every_state_and_operation() -> None:
     coverage = Coverage()
     run_state_machine_as_test(
         conformance_machine(simdisk_target, coverage=coverage, crashes=False),
-        settings=settings(settings.get_profile("ci"), max_examples=150),
+        settings=settings(settings.get_profile("ci"), max_examples=400),
     )
     assert coverage.missed_states() == []
     assert coverage.missed_ops() == []
