@@ -17,36 +17,15 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
 # arguments did not matter; it cost 3x the shrink itself here, and the operation log says more.
 _PHASES = [p for p in Phase if p is not Phase.explain]
 
+# Every profile names its parent explicitly (see the module docstring): this one.
+_BASE = settings(_DEFAULT, deadline=None, suppress_health_check=_QUIET, phases=_PHASES)
+settings.register_profile("dev", parent=_BASE, max_examples=40, stateful_step_count=40)
 settings.register_profile(
-    "dev",
-    parent=_DEFAULT,
-    max_examples=40,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=_QUIET,
-    phases=_PHASES,
-)
+    "ci", parent=_BASE, max_examples=80, stateful_step_count=50, derandomize=True,
+    database=None, print_blob=True,
+)  # fmt: skip
 settings.register_profile(
-    "ci",
-    parent=_DEFAULT,
-    max_examples=80,
-    stateful_step_count=50,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
-    phases=_PHASES,
-)
-settings.register_profile(
-    "nightly",
-    parent=_DEFAULT,
-    max_examples=5000,
-    stateful_step_count=100,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
-    phases=_PHASES,
+    "nightly", parent=_BASE, max_examples=5000, stateful_step_count=100, print_blob=True
 )
 
 PROFILES = ("dev", "ci", "nightly")

@@ -232,29 +232,28 @@ class TestFaults:
         assert node.get(b"c") == b"3"
 
 
+def fill(node: Node, value: bytes) -> list[bytes]:
+    """Put distinct keys until the disk is full; return the keys that went in."""
+    written = []
+    with pytest.raises(DiskFullError):
+        for i in range(100):
+            node.put(b"k%d" % i, value)
+            written.append(b"k%d" % i)
+    return written
+
+
 class TestSpace:
     def test_full_disk_refuses_puts_and_keeps_data(self, node: Node) -> None:
-        value = b"v" * 3000
-        written = []
-        with pytest.raises(DiskFullError):
-            for i in range(100):
-                node.put(b"k%d" % i, value)
-                written.append(b"k%d" % i)
+        written = fill(node, b"v" * 3000)
         assert written
         node.sync()
-        assert all(node.get(k) == value for k in written)
+        assert all(node.get(k) == b"v" * 3000 for k in written)
 
     def test_full_disk_still_accepts_deletes_and_then_puts(self, node: Node) -> None:
-        value = b"v" * 3000
-        keys = []
-        with pytest.raises(DiskFullError):
-            for i in range(100):
-                node.put(b"k%d" % i, value)
-                keys.append(b"k%d" % i)
-        for key in keys:
+        for key in fill(node, b"v" * 3000):
             node.delete(key)
-        node.put(b"again", value)
-        assert node.get(b"again") == value
+        node.put(b"again", b"v" * 3000)
+        assert node.get(b"again") == b"v" * 3000
 
     def test_overwrites_never_fill_the_disk(self, node: Node) -> None:
         for i in range(2000):
