@@ -22,6 +22,9 @@ def choose_victim(
     needs. Among equals, the most dead bytes wins, then the lowest extent number.
 
     pre: len(states) == len(write_pointers) == len(live_bytes)
+    pre: droppable is None or len(droppable) == len(states)
+    pre: all(0 <= live <= wp for live, wp in zip(live_bytes, write_pointers, strict=True))
+    pre: droppable is None or not any(d and n for d, n in zip(droppable, live_bytes, strict=True))
     post: __return__ is None or (states[__return__] == ExtentState.LOG and __return__ != active)
     post: __return__ is None or live_bytes[__return__] < max(1, write_pointers[__return__])
     """
