@@ -16,9 +16,7 @@ from kvnode import Dependency, DiskFullError, DiskIOError, Limits, Node
 from kvnode.chunk import Kind
 from kvnode.disk import Disk
 from kvnode.index_run import Locator
-from kvnode.reclaim import choose_victim
 from kvnode.recovery import apply_plan, plan_recovery
-from kvnode.superblock import NO_EXTENT
 from properties.targets import SimDiskTarget
 
 
@@ -147,20 +145,12 @@ class _EarlyPersistence(Node):
 class _ResetBeforeDurable(Node):
     """Reclamation resets the victim right after copying, before the copies are durable."""
 
-    def _reclaim_once(self) -> int | None:
-        live = [self._index.live_bytes(e) for e in range(self._geometry.extent_count)]
-        if self._index_loc[0] != NO_EXTENT:
-            live[self._index_loc[0]] += self._index_loc[2]
-        wps = [self._disk.write_pointer(e) for e in range(self._geometry.extent_count)]
-        victim = choose_victim(self._states, wps, live, self._active)
-        if victim is None:
-            return None
+    def _evacuate(self, victim: int) -> None:
         for key, loc in self._index.in_extent(victim):
             value = self._read_value(key, loc)
             self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
-        self._disk_reset(victim)  # the bug: too early
+        self._disk_reset(victim)  # the bug: the copies and the new index run are not durable
         self._flush_locked(freeing=victim)
-        return victim
 
 
 class _StaleReplay(Node):

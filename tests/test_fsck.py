@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kvnode import SMALL_GEOMETRY, CrashPlan, Node, SimDisk
+from support import crash_with_torn_tail
+
+from kvnode import SMALL_GEOMETRY, Node, SimDisk
 from kvnode.fsck import fsck
 
 
@@ -43,12 +45,7 @@ def test_damaged_unflushed_chunk_is_reported(disk: SimDisk) -> None:
 
 
 def test_torn_tail_is_a_note_not_damage(disk: SimDisk) -> None:
-    node = Node.open(disk)
-    node.put(b"a", b"1")
-    node.sync()
-    node.put(b"b", b"x" * 100)
-    pending = disk.pending_writes()
-    disk.crash(CrashPlan(keep={w.index for w in pending}, tears={pending[-1].index: 40}))
+    crash_with_torn_tail(disk)
     report = fsck(disk)
     assert report.ok
     assert any("torn tail" in str(n) for n in report.notes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import crash_with_torn_tail
 
 from kvnode import SMALL_GEOMETRY, CorruptionError, CrashPlan, Node, SimDisk
 from kvnode.chunk import Kind, encode
@@ -34,22 +35,13 @@ def test_unsynced_writes_may_be_lost_but_synced_ones_stay(disk: SimDisk) -> None
 
 
 def test_torn_tail_is_end_of_log(disk: SimDisk) -> None:
-    node = Node.open(disk)
-    node.put(b"a", b"1")
-    node.sync()
-    node.put(b"b", b"x" * 100)
-    pending = disk.pending_writes()
-    node = reopen(disk, CrashPlan(keep={w.index for w in pending}, tears={pending[-1].index: 30}))
-    assert node.scan() == [(b"a", b"1")]
+    crash_with_torn_tail(disk)
+    assert Node.open(disk).scan() == [(b"a", b"1")]
 
 
 def test_writes_after_a_torn_tail_survive_the_next_crash(disk: SimDisk) -> None:
+    crash_with_torn_tail(disk)
     node = Node.open(disk)
-    node.put(b"a", b"1")
-    node.sync()
-    node.put(b"b", b"x" * 100)
-    pending = disk.pending_writes()
-    node = reopen(disk, CrashPlan(keep={w.index for w in pending}, tears={pending[-1].index: 30}))
     node.put(b"c", b"3")
     node.sync()
     assert reopen(disk).scan() == [(b"a", b"1"), (b"c", b"3")]
