@@ -31,7 +31,6 @@ MAGIC = b"KC"
 _HEAD = struct.Struct("<2sBBQHHI")  # everything before the crc
 _CRC = struct.Struct("<I")
 assert _HEAD.size + _CRC.size == CHUNK_HEADER_BYTES
-_SEQ_MAX = 2**64 - 1
 
 
 class Kind(enum.IntEnum):
