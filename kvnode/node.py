@@ -382,9 +382,10 @@ class Node:
     def _flush_locked(self, *, client: bool = False, freeing: int | None = None) -> None:
         self._disk_sync()  # everything the run points at is durable before the run
         covers = self._next_seq - 1
-        value = encode_run(covers, self._index.items())
+        entries = list(self._index.items())
+        value = encode_run(covers, entries)
         # Until a newer run replaces it, the extents this run points into must stay readable.
-        run_extents = frozenset(loc.extent for _, loc in self._index.items())
+        run_extents = frozenset(loc.extent for _, loc in entries)
         length = CHUNK_HEADER_BYTES + len(value)
         if self._disk.write_pointer(self._active) + length > self._geometry.extent_bytes:
             self._open_extent(client=client)
@@ -401,6 +402,7 @@ class Node:
         self._soft_wps = soft_wps
         if freeing is not None:
             self._states[freeing] = ExtentState.FREE
+            self._soft_wps[freeing] = 0
         self._write_superblock()
         self._disk_sync()
         self._counters["index_flushes"] += 1
