@@ -25,12 +25,15 @@ import attrs
 import google_crc32c
 
 from kvnode.errors import CorruptChunk
+from kvnode.fields import Buffer, uint
 from kvnode.limits import CHUNK_HEADER_BYTES
 
 MAGIC = b"KC"
 _HEAD = struct.Struct("<2sBBQHHI")  # everything before the crc
 _CRC = struct.Struct("<I")
 assert _HEAD.size + _CRC.size == CHUNK_HEADER_BYTES
+#: No chunk can be longer than this, whatever its length fields say.
+FORMAT_CHUNK_BYTES_MAX = CHUNK_HEADER_BYTES + 0xFFFF + 0xFFFFFFFF
 
 
 class Kind(enum.IntEnum):
@@ -42,12 +45,17 @@ class Kind(enum.IntEnum):
     SUPERBLOCK = 4
 
 
-_KINDS = frozenset(int(k) for k in Kind)
+_KINDS = tuple(int(k) for k in Kind)  # a tuple: see `kvnode.fields` on hashing
 
 
-def crc32c(data: bytes | bytearray | memoryview) -> int:
-    """CRC-32C (Castagnoli) of `data`, hardware-accelerated where the CPU allows."""
-    return int(google_crc32c.value(bytes(data)))
+def crc32c(*parts: Buffer) -> int:
+    """CRC-32C (Castagnoli) of the concatenation of `parts`, hardware-accelerated where the CPU
+    allows. Every checksum in the node goes through here, so the symbolic checks can stand in a
+    checksum the solver can reason about (see `properties.crosshair_plugin`)."""
+    crc = 0
+    for part in parts:
+        crc = google_crc32c.extend(crc, bytes(part))
+    return int(crc)
 
 
 @attrs.frozen
@@ -89,40 +97,59 @@ def encode(kind: Kind, seq: int, key: bytes, value: bytes) -> bytes:
     post: decode(__return__) == Chunk(kind, seq, key, value)
     """
     head = _HEAD.pack(MAGIC, kind, 0, seq, len(key), 0, len(value))
-    crc = google_crc32c.extend(google_crc32c.value(head), key)
-    crc = google_crc32c.extend(crc, value)
-    return b"".join((head, _CRC.pack(crc), key, value))
+    return b"".join((head, _CRC.pack(crc32c(head, key, value)), key, value))
 
 
-def decode_header(buf: bytes | bytearray | memoryview) -> Header:
-    """Parse and sanity-check the first `CHUNK_HEADER_BYTES` of `buf`."""
+def decode_header(buf: Buffer, limit: int = FORMAT_CHUNK_BYTES_MAX) -> Header:
+    """Parse and sanity-check the first `CHUNK_HEADER_BYTES` of `buf`, refusing a header that
+    announces a chunk longer than `limit` bytes: a length field is never trusted unbounded.
+
+    pre: CHUNK_HEADER_BYTES <= limit
+    raises: CorruptChunk
+    post: CHUNK_HEADER_BYTES <= __return__.total_bytes <= limit
+    """
     if len(buf) < CHUNK_HEADER_BYTES:
         raise CorruptChunk(f"truncated header: {len(buf)} of {CHUNK_HEADER_BYTES} bytes")
-    magic, kind, flags, seq, key_len, reserved, value_len = _HEAD.unpack_from(buf, 0)
-    if magic != MAGIC:
-        raise CorruptChunk(f"bad magic {bytes(magic)!r}")
+    if buf[0:2] != MAGIC:
+        raise CorruptChunk(f"bad magic {bytes(buf[0:2])!r}")
+    kind = buf[2]
     if kind not in _KINDS:
         raise CorruptChunk(f"unknown kind {kind}")
-    if flags or reserved:
+    if buf[3] or buf[14] or buf[15]:
         raise CorruptChunk("reserved header bits are set")
-    (crc,) = _CRC.unpack_from(buf, _HEAD.size)
-    return Header(Kind(kind), seq, key_len, value_len, crc)
+    key_len = uint(buf, 12, 2)
+    value_len = uint(buf, 16, 4)
+    total = CHUNK_HEADER_BYTES + key_len + value_len
+    if total > limit:
+        raise CorruptChunk(f"header announces {total} bytes, more than the {limit} allowed")
+    return Header(Kind(kind), uint(buf, 4, 8), key_len, value_len, uint(buf, 20, 4))
 
 
-def decode(buf: bytes | bytearray | memoryview) -> Chunk:
-    """Decode exactly one chunk that fills `buf`; raise `CorruptChunk` otherwise."""
+def decode(buf: Buffer) -> Chunk:
+    """Decode exactly one chunk that fills `buf`; raise `CorruptChunk` otherwise.
+
+    raises: CorruptChunk
+    post: __return__.encoded_bytes == len(buf)
+    post: crc32c(buf[:20], buf[CHUNK_HEADER_BYTES:]) == uint(buf, 20, 4)
+    post: buf[CHUNK_HEADER_BYTES:] == __return__.key + __return__.value
+    """
     header = decode_header(buf)
     if header.total_bytes != len(buf):
         raise CorruptChunk(f"length mismatch: header says {header.total_bytes}, have {len(buf)}")
     return _checked(header, buf)
 
 
-def decode_prefix(buf: bytes | bytearray | memoryview) -> Chunk:
-    """Decode the chunk at the start of `buf`, which may be followed by other bytes."""
-    header = decode_header(buf)
+def decode_prefix(buf: Buffer, limit: int = FORMAT_CHUNK_BYTES_MAX) -> Chunk:
+    """Decode the chunk at the start of `buf`, which may be followed by other bytes.
+
+    pre: CHUNK_HEADER_BYTES <= limit
+    raises: CorruptChunk
+    post: __return__.encoded_bytes <= min(len(buf), limit)
+    """
+    header = decode_header(buf, limit)
     if header.total_bytes > len(buf):
         raise CorruptChunk(f"truncated chunk: {len(buf)} of {header.total_bytes} bytes")
-    return _checked(header, memoryview(buf)[: header.total_bytes])
+    return _checked(header, buf[: header.total_bytes])
 
 
 _FULL = struct.Struct("<2sBBQHHII")
@@ -133,6 +160,8 @@ def decode_value(buf: bytes, kind: Kind, key: bytes, seq: int) -> bytes:
 
     The read path's fast equivalent of `decode` followed by comparing the fields: it builds no
     objects, but accepts exactly the byte strings `decode` accepts and whose fields match.
+    It parses with `struct` for speed, so it is tested against `decode`, not checked
+    symbolically.
     """
     if len(buf) < CHUNK_HEADER_BYTES:
         raise CorruptChunk(f"truncated header: {len(buf)} of {CHUNK_HEADER_BYTES} bytes")
@@ -145,9 +174,7 @@ def decode_value(buf: bytes, kind: Kind, key: bytes, seq: int) -> bytes:
         )
     if CHUNK_HEADER_BYTES + key_len + value_len != len(buf):
         raise CorruptChunk("length mismatch")
-    computed = google_crc32c.extend(
-        google_crc32c.value(buf[: _HEAD.size]), buf[CHUNK_HEADER_BYTES:]
-    )
+    computed = crc32c(buf[: _HEAD.size], buf[CHUNK_HEADER_BYTES:])
     if computed != crc:
         raise CorruptChunk(f"checksum mismatch (stored {crc:#010x}, computed {computed:#010x})")
     key_end = CHUNK_HEADER_BYTES + key_len
@@ -156,14 +183,13 @@ def decode_value(buf: bytes, kind: Kind, key: bytes, seq: int) -> bytes:
     return buf[key_end:]
 
 
-def _checked(header: Header, buf: bytes | bytearray | memoryview) -> Chunk:
-    view = memoryview(buf)
-    crc = google_crc32c.extend(
-        google_crc32c.value(bytes(view[: _HEAD.size])), bytes(view[CHUNK_HEADER_BYTES:])
-    )
-    if crc != header.crc:
-        raise CorruptChunk(f"checksum mismatch (stored {header.crc:#010x}, computed {crc:#010x})")
+def _checked(header: Header, buf: Buffer) -> Chunk:
+    computed = crc32c(buf[: _HEAD.size], buf[CHUNK_HEADER_BYTES:])
+    if computed != header.crc:
+        raise CorruptChunk(
+            f"checksum mismatch (stored {header.crc:#010x}, computed {computed:#010x})"
+        )
     key_end = CHUNK_HEADER_BYTES + header.key_len
     return Chunk(
-        header.kind, header.seq, bytes(view[CHUNK_HEADER_BYTES:key_end]), bytes(view[key_end:])
+        header.kind, header.seq, bytes(buf[CHUNK_HEADER_BYTES:key_end]), bytes(buf[key_end:])
     )

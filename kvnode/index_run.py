@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import attrs
 
 from kvnode.errors import CorruptChunk
+from kvnode.fields import Buffer, uint
 
 _HEAD = struct.Struct("<QI")
 _KEY_LEN = struct.Struct("<H")
@@ -53,30 +54,37 @@ def encode_run(covers_seq: int, entries: Iterable[tuple[bytes, Locator]]) -> byt
     return _HEAD.pack(covers_seq, len(parts) // 3) + b"".join(parts)
 
 
-def decode_run(value: bytes | bytearray | memoryview) -> IndexRun:
-    """Decode an index-run chunk value; raise `CorruptChunk` on any inconsistency."""
-    view = memoryview(value)
-    if len(view) < _HEAD.size:
-        raise CorruptChunk("index run header truncated")
-    covers_seq, count = _HEAD.unpack_from(view, 0)
-    pos = _HEAD.size
+def decode_run(value: Buffer) -> IndexRun:
+    """Decode an index-run chunk value; raise `CorruptChunk` on any inconsistency.
+
+    raises: CorruptChunk
+    post: encode_run(__return__.covers_seq, __return__.entries) == value
+    """
+    covers_seq = uint(value, 0, 8, "index run header")
+    count = uint(value, 8, 4, "index run header")
+    pos = HEAD_BYTES
     entries: list[tuple[bytes, Locator]] = []
-    previous: bytes | None = None
+    previous = b""
     for _ in range(count):
-        if pos + _KEY_LEN.size > len(view):
-            raise CorruptChunk("index run entry truncated")
-        (key_len,) = _KEY_LEN.unpack_from(view, pos)
+        key_len = uint(value, pos, 2, "index run entry")
         pos += _KEY_LEN.size
-        if key_len == 0 or pos + key_len + _LOC.size > len(view):
-            raise CorruptChunk("index run entry truncated or empty key")
-        key = bytes(view[pos : pos + key_len])
+        if key_len == 0:
+            raise CorruptChunk("index run entry with an empty key")
+        key = bytes(value[pos : pos + key_len])
+        if len(key) < key_len:
+            raise CorruptChunk("index run key truncated")
         pos += key_len
-        if previous is not None and key <= previous:
+        if key <= previous:
             raise CorruptChunk("index run keys out of order")
-        extent, offset, length, seq = _LOC.unpack_from(view, pos)
+        locator = Locator(
+            extent=uint(value, pos, 4, "index run entry"),
+            offset=uint(value, pos + 4, 4, "index run entry"),
+            length=uint(value, pos + 8, 4, "index run entry"),
+            seq=uint(value, pos + 12, 8, "index run entry"),
+        )
         pos += _LOC.size
-        entries.append((key, Locator(extent, offset, length, seq)))
+        entries.append((key, locator))
         previous = key
-    if pos != len(view):
-        raise CorruptChunk(f"{len(view) - pos} trailing bytes after index run")
+    if pos != len(value):
+        raise CorruptChunk(f"{len(value) - pos} trailing bytes after index run")
     return IndexRun(covers_seq, tuple(entries))

@@ -22,16 +22,18 @@ the new extent holds a durable record.
 from __future__ import annotations
 
 import enum
-import struct
 
 import attrs
 
 from kvnode.chunk import Kind, decode_prefix, encode
 from kvnode.errors import CorruptChunk
+from kvnode.fields import Buffer, uint
+from kvnode.limits import CHUNK_HEADER_BYTES
 
 NO_EXTENT = 0xFFFFFFFF
-_BODY = struct.Struct("<QQIIIII")
-_ENTRY = struct.Struct("<BI")
+#: Bytes of the body's fixed part, and of each per-extent entry.
+BODY_BYTES = 36
+ENTRY_BYTES = 5
 
 
 class ExtentState(enum.IntEnum):
@@ -42,7 +44,7 @@ class ExtentState(enum.IntEnum):
     SUPERBLOCK = 2
 
 
-_STATES = frozenset(int(s) for s in ExtentState)
+_STATES = tuple(int(s) for s in ExtentState)  # a tuple: see `kvnode.fields` on hashing
 
 
 @attrs.frozen
@@ -61,50 +63,66 @@ class Superblock:
 
     def encode(self) -> bytes:
         """The record as a SUPERBLOCK chunk."""
-        body = [
-            _BODY.pack(
-                self.covers_seq,
-                self.durable_seq,
-                self.active_extent,
-                self.index_extent,
-                self.index_offset,
-                self.index_length,
-                len(self.states),
-            )
-        ]
-        body.extend(_ENTRY.pack(s, w) for s, w in zip(self.states, self.soft_wps, strict=True))
-        return encode(Kind.SUPERBLOCK, self.generation, b"", b"".join(body))
+        return encode(Kind.SUPERBLOCK, self.generation, b"", self.body())
+
+    def body(self) -> bytes:
+        """The record's body, laid out as the module docstring says."""
+        fields = (
+            (self.covers_seq, 8),
+            (self.durable_seq, 8),
+            (self.active_extent, 4),
+            (self.index_extent, 4),
+            (self.index_offset, 4),
+            (self.index_length, 4),
+            (len(self.states), 4),
+        )
+        parts = [value.to_bytes(size, "little") for value, size in fields]
+        for state, wp in zip(self.states, self.soft_wps, strict=True):
+            parts.append(int(state).to_bytes(1, "little") + wp.to_bytes(4, "little"))
+        return b"".join(parts)
 
     @classmethod
-    def decode(cls, buf: bytes | bytearray | memoryview) -> Superblock:
+    def decode(cls, buf: Buffer) -> Superblock:
         """Decode the record at the start of `buf`; raise `CorruptChunk` if it is not one."""
         chunk = decode_prefix(buf)
         if chunk.kind is not Kind.SUPERBLOCK or chunk.key:
             raise CorruptChunk(f"expected a superblock chunk, found {chunk.kind.name}")
-        return cls._from_body(chunk.seq, chunk.value)
+        return decode_body(chunk.seq, chunk.value)
 
-    @classmethod
-    def _from_body(cls, generation: int, body: bytes) -> Superblock:
-        if len(body) < _BODY.size:
-            raise CorruptChunk("superblock body too short")
-        covers, durable, active, ix_ext, ix_off, ix_len, count = _BODY.unpack_from(body, 0)
-        if len(body) != _BODY.size + count * _ENTRY.size:
-            raise CorruptChunk(f"superblock body of {len(body)} bytes for {count} extents")
-        states: list[ExtentState] = []
-        wps: list[int] = []
-        for i in range(count):
-            state, wp = _ENTRY.unpack_from(body, _BODY.size + i * _ENTRY.size)
-            if state not in _STATES:
-                raise CorruptChunk(f"unknown extent state {state} for extent {i}")
-            states.append(ExtentState(state))
-            wps.append(wp)
-        return cls(
-            generation, covers, durable, active, ix_ext, ix_off, ix_len, tuple(states), tuple(wps)
-        )
+
+def decode_body(generation: int, body: bytes) -> Superblock:
+    """The record of `generation` whose body is `body`; `CorruptChunk` if `body` is not one.
+
+    raises: CorruptChunk
+    post: __return__.body() == body
+    """
+    if len(body) < BODY_BYTES:
+        raise CorruptChunk(f"superblock body too short: {len(body)} of {BODY_BYTES} bytes")
+    count = uint(body, 32, 4)
+    if len(body) != BODY_BYTES + count * ENTRY_BYTES:
+        raise CorruptChunk(f"superblock body of {len(body)} bytes for {count} extents")
+    states: list[ExtentState] = []
+    wps: list[int] = []
+    for i in range(count):
+        pos = BODY_BYTES + i * ENTRY_BYTES
+        state = body[pos]
+        if state not in _STATES:
+            raise CorruptChunk(f"unknown extent state {state} for extent {i}")
+        states.append(ExtentState(state))
+        wps.append(uint(body, pos + 1, 4))
+    return Superblock(
+        generation,
+        covers_seq=uint(body, 0, 8),
+        durable_seq=uint(body, 8, 8),
+        active_extent=uint(body, 16, 4),
+        index_extent=uint(body, 20, 4),
+        index_offset=uint(body, 24, 4),
+        index_length=uint(body, 28, 4),
+        states=tuple(states),
+        soft_wps=tuple(wps),
+    )
 
 
 def record_bytes(extent_count: int) -> int:
     """Size of one encoded superblock record for a disk of `extent_count` extents."""
-    from kvnode.limits import CHUNK_HEADER_BYTES
-
-    return CHUNK_HEADER_BYTES + _BODY.size + extent_count * _ENTRY.size
+    return CHUNK_HEADER_BYTES + BODY_BYTES + extent_count * ENTRY_BYTES
