@@ -42,6 +42,14 @@ class CorruptChunk(CorruptionError):
     """A byte string is not a valid chunk; raised by the pure decoders."""
 
 
+class FormatError(KVError, ValueError):
+    """A byte string is not a valid data-directory format header; raised by its pure decoder."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
 class DataDirError(KVError):
     """A data directory is missing, foreign, of a newer format, damaged or in use."""
 

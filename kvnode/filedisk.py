@@ -5,15 +5,7 @@ Directory layout:
     KVNODE            format header (below); also the lock that keeps a second process out
     extent-00000 ...  one file per extent; its size is the extent's write pointer
 
-Format header (little-endian, 28 bytes):
-
-    offset  size  field
-    0       8     magic b"KVNODEDR"
-    8       4     format version (FORMAT_VERSION)
-    12      4     page_bytes
-    16      4     extent_bytes
-    20      4     extent_count
-    24      4     CRC-32C of bytes 0..24
+The format header is laid out in `kvnode.format_header`.
 
 A directory without the header, with another magic, a newer version, a bad checksum, a
 missing extent file or one larger than an extent is refused with `DataDirError`, unchanged.
@@ -25,18 +17,16 @@ import errno
 import fcntl
 import os
 import shutil
-import struct
 import tempfile
 
-from kvnode.chunk import crc32c
+from kvnode import format_header
 from kvnode.disk import check_append, check_extent, check_read, check_truncate
-from kvnode.errors import DataDirError, DiskFullError, DiskIOError
+from kvnode.errors import DataDirError, DiskFullError, DiskIOError, FormatError
 from kvnode.limits import DEFAULT_GEOMETRY, Geometry
 
 FORMAT_FILE = "KVNODE"
-FORMAT_MAGIC = b"KVNODEDR"
-FORMAT_VERSION = 1
-_FORMAT = struct.Struct("<8sIIII")
+FORMAT_MAGIC = format_header.MAGIC
+FORMAT_VERSION = format_header.VERSION
 
 
 def _extent_name(extent: int) -> str:
@@ -92,16 +82,9 @@ class FileDisk:
             for extent in range(geometry.extent_count):
                 name = os.path.join(tmp, _extent_name(extent))
                 os.close(os.open(name, os.O_CREAT | os.O_EXCL, 0o644))
-            header = _FORMAT.pack(
-                FORMAT_MAGIC,
-                FORMAT_VERSION,
-                geometry.page_bytes,
-                geometry.extent_bytes,
-                geometry.extent_count,
-            )
             fd = os.open(os.path.join(tmp, FORMAT_FILE), os.O_CREAT | os.O_WRONLY, 0o644)
             try:
-                os.write(fd, header + struct.pack("<I", crc32c(header)))
+                os.write(fd, format_header.encode_format(geometry))
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -143,28 +126,14 @@ class FileDisk:
     @staticmethod
     def _read_header(path: str, fd: int) -> Geometry:
         try:
-            raw = os.pread(fd, _FORMAT.size + 4, 0)
+            # One byte more than a header, so trailing junk is seen.
+            raw = os.pread(fd, format_header.HEADER_BYTES + 1, 0)
         except OSError as err:
             raise DataDirError(path, f"cannot read {FORMAT_FILE}: {err.strerror}") from None
-        if len(raw) < len(FORMAT_MAGIC) or raw[: len(FORMAT_MAGIC)] != FORMAT_MAGIC:
-            raise DataDirError(path, "not a kvnode data directory (foreign format header)")
-        if len(raw) < _FORMAT.size + 4:
-            raise DataDirError(path, "format header truncated (damaged directory)")
-        _magic, version, page, extent, count = _FORMAT.unpack_from(raw, 0)
-        (stored,) = struct.unpack_from("<I", raw, _FORMAT.size)
-        if stored != crc32c(raw[: _FORMAT.size]):
-            raise DataDirError(path, "format header checksum mismatch (damaged directory)")
-        if version > FORMAT_VERSION:
-            raise DataDirError(
-                path,
-                f"format version {version} is newer than this kvnode supports ({FORMAT_VERSION})",
-            )
-        if version != FORMAT_VERSION:
-            raise DataDirError(path, f"unknown format version {version}")
         try:
-            return Geometry(page_bytes=page, extent_bytes=extent, extent_count=count)
-        except ValueError as err:
-            raise DataDirError(path, f"format header holds an invalid geometry: {err}") from None
+            return format_header.decode_format(raw)
+        except FormatError as err:
+            raise DataDirError(path, err.reason) from None
 
     @staticmethod
     def _extent_sizes(path: str, geometry: Geometry) -> list[int]:
