@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import attrs
 
-from kvnode.chunk import Kind, decode, decode_header, decode_prefix
+from kvnode.chunk import Kind, decode, decode_header
+from kvnode.chunk_reader import ChunkReader
 from kvnode.disk import Disk
 from kvnode.errors import CorruptChunk, CorruptionError
 from kvnode.index import MemIndex
@@ -55,27 +56,38 @@ class ExtentScan:
     reason: str | None  # None: the scan reached the write pointer cleanly
 
 
+#: Recovery reads a log extent in blocks of this many bytes, so memory stays bounded by the
+#: block and one chunk, not the extent.
+SCAN_BLOCK_BYTES = 1 << 20
+
+
 def scan_extent(disk: Disk, extent: int, start: int, min_seq: int) -> ExtentScan:
     """Scan `extent` from `start` while chunks decode and sequence numbers exceed `min_seq`."""
     end = disk.write_pointer(extent)
-    buf = disk.read(extent, start, end - start) if end > start else b""
+    reader = ChunkReader(limit=disk.geometry.extent_bytes)
     chunks: list[Scanned] = []
-    pos = 0
+    fed = start
     last = min_seq
-    while pos < len(buf):
+    while True:
+        offset = start + reader.consumed
         try:
-            chunk = decode_prefix(memoryview(buf)[pos:])
+            chunk = reader.next_chunk()
         except CorruptChunk as err:
-            return ExtentScan(tuple(chunks), start + pos, err.reason)
+            return ExtentScan(tuple(chunks), offset, err.reason)
+        if chunk is None:
+            if fed >= end:
+                return ExtentScan(tuple(chunks), offset, reader.incomplete())
+            size = min(SCAN_BLOCK_BYTES, end - fed)
+            reader.feed(disk.read(extent, fed, size))
+            fed += size
+            continue
         if chunk.seq <= last:
-            return ExtentScan(tuple(chunks), start + pos, f"stale chunk (seq {chunk.seq})")
+            return ExtentScan(tuple(chunks), offset, f"stale chunk (seq {chunk.seq})")
         if chunk.kind is Kind.SUPERBLOCK:
-            return ExtentScan(tuple(chunks), start + pos, "superblock chunk in a log extent")
+            return ExtentScan(tuple(chunks), offset, "superblock chunk in a log extent")
         length = chunk.encoded_bytes
-        chunks.append(Scanned(chunk.seq, chunk.kind, chunk.key, extent, start + pos, length))
+        chunks.append(Scanned(chunk.seq, chunk.kind, chunk.key, extent, offset, length))
         last = chunk.seq
-        pos += length
-    return ExtentScan(tuple(chunks), start + pos, None)
 
 
 @attrs.frozen
@@ -97,7 +109,7 @@ def find_superblock(disk: Disk) -> SuperblockFound | None:
         pos = 0
         while pos + CHUNK_HEADER_BYTES <= len(buf):
             try:
-                header = decode_header(memoryview(buf)[pos:])
+                header = decode_header(buf[pos : pos + CHUNK_HEADER_BYTES])
             except CorruptChunk:
                 break
             end = pos + header.total_bytes
