@@ -97,7 +97,7 @@ def encode(kind: Kind, seq: int, key: bytes, value: bytes) -> bytes:
     post: decode(__return__) == Chunk(kind, seq, key, value)
     """
     head = _HEAD.pack(MAGIC, kind, 0, seq, len(key), 0, len(value))
-    return b"".join((head, _CRC.pack(crc32c(head, key, value)), key, value))
+    return b"".join((head, _CRC.pack(_checksum(head, key, value)), key, value))
 
 
 def decode_header(buf: Buffer, limit: int = FORMAT_CHUNK_BYTES_MAX) -> Header:
@@ -174,22 +174,28 @@ def decode_value(buf: bytes, kind: Kind, key: bytes, seq: int) -> bytes:
         )
     if CHUNK_HEADER_BYTES + key_len + value_len != len(buf):
         raise CorruptChunk("length mismatch")
-    computed = crc32c(buf[: _HEAD.size], buf[CHUNK_HEADER_BYTES:])
+    key_end = CHUNK_HEADER_BYTES + key_len
+    value = buf[key_end:]
+    computed = _checksum(buf[: _HEAD.size], buf[CHUNK_HEADER_BYTES:key_end], value)
     if computed != crc:
         raise CorruptChunk(f"checksum mismatch (stored {crc:#010x}, computed {computed:#010x})")
-    key_end = CHUNK_HEADER_BYTES + key_len
     if buf[CHUNK_HEADER_BYTES:key_end] != key:
         raise CorruptChunk("chunk holds another key")
-    return buf[key_end:]
+    return value
 
 
 def _checked(header: Header, buf: Buffer) -> Chunk:
-    computed = crc32c(buf[: _HEAD.size], buf[CHUNK_HEADER_BYTES:])
+    key_end = CHUNK_HEADER_BYTES + header.key_len
+    key, value = bytes(buf[CHUNK_HEADER_BYTES:key_end]), bytes(buf[key_end:])
+    computed = _checksum(buf[: _HEAD.size], key, value)
     if computed != header.crc:
         raise CorruptChunk(
             f"checksum mismatch (stored {header.crc:#010x}, computed {computed:#010x})"
         )
-    key_end = CHUNK_HEADER_BYTES + header.key_len
-    return Chunk(
-        header.kind, header.seq, bytes(buf[CHUNK_HEADER_BYTES:key_end]), bytes(buf[key_end:])
-    )
+    return Chunk(header.kind, header.seq, key, value)
+
+
+def _checksum(head: Buffer, key: Buffer, value: Buffer) -> int:
+    """The checksum a chunk stores: everything in it but the checksum field itself. The encoder
+    and both decoders share it, so they cannot disagree about what it covers."""
+    return crc32c(head, key, value)

@@ -58,10 +58,20 @@ class Limits:
     key_bytes_max: int
     value_bytes_max: int
 
+    @property
+    def chunk_bytes_max(self) -> int:
+        """Length of the largest chunk a client write can produce."""
+        return CHUNK_HEADER_BYTES + self.key_bytes_max + self.value_bytes_max
+
     @classmethod
     def for_geometry(cls, geometry: Geometry) -> Limits:
         """Keys up to a page (at most `KEY_BYTES_MAX`, and at most half an extent's payload);
-        a value fills the rest of one extent."""
+        a value fills the rest of one extent.
+
+        post: 1 <= __return__.key_bytes_max <= min(KEY_BYTES_MAX, geometry.page_bytes)
+        post: __return__.value_bytes_max >= __return__.key_bytes_max
+        post: __return__.chunk_bytes_max == geometry.extent_bytes
+        """
         payload = geometry.extent_bytes - CHUNK_HEADER_BYTES
         key_max = min(KEY_BYTES_MAX, geometry.page_bytes, payload // 2)
         return cls(
