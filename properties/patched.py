@@ -1,0 +1,90 @@
+"""Copies of the `kvnode` package with source patches applied.
+
+A planted bug that lives inside a function (a bound check left out, a slice one byte short) is
+best planted as an edit to the source, not as an override. `patched_package` copies every module
+of `kvnode` into a private directory under a new package name, rewrites the package's own
+imports to point at the copy, applies the patches, and imports the copy. The shipped package is
+never touched, and a copy's modules are ordinary files, so CrossHair can check them too.
+
+A patch names the exact text it replaces, which must occur exactly once: when the shipped code
+changes under a planted bug, the bug fails loudly (`StalePatch`) instead of silently planting
+nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import attrs
+
+import kvnode
+
+_IMPORT = re.compile(r"^(\s*)(from|import) kvnode\b", re.MULTILINE)
+_root: Path | None = None
+
+
+class StalePatch(Exception):
+    """A patch's text does not occur exactly once in the module it patches."""
+
+
+@attrs.frozen
+class Patch:
+    """Replace `old` by `new` in the module `kvnode.<module>`."""
+
+    module: str
+    old: str
+    new: str
+
+
+def copies_root() -> Path:
+    """The directory holding this process's patched copies; it is on `sys.path`."""
+    global _root
+    if _root is None:
+        _root = Path(tempfile.mkdtemp(prefix="kvnode-patched-"))
+        atexit.register(shutil.rmtree, _root, ignore_errors=True)
+        sys.path.insert(0, str(_root))
+    return _root
+
+
+def patched_source(module: str, patches: Sequence[Patch], package: str) -> str:
+    """The source of `kvnode.<module>` with `patches` applied and imports pointed at `package`."""
+    source = (Path(kvnode.__file__).parent / f"{module}.py").read_text()
+    for patch in patches:
+        if patch.module != module:
+            continue
+        found = source.count(patch.old)
+        if found != 1:
+            raise StalePatch(f"kvnode/{module}.py holds the patched text {found} times, not once")
+        source = source.replace(patch.old, patch.new)
+    return _IMPORT.sub(lambda m: f"{m[1]}{m[2]} {package}", source)
+
+
+def patched_package(package: str, patches: Sequence[Patch]) -> ModuleType:
+    """Import a copy of `kvnode` named `package` with `patches` applied (once per process)."""
+    if package in sys.modules:
+        return sys.modules[package]
+    if not package.isidentifier() or package == "kvnode":
+        raise ValueError(f"{package!r} cannot name a copy of kvnode")
+    modules = sorted(p.stem for p in Path(kvnode.__file__).parent.glob("*.py"))
+    unknown = {p.module for p in patches} - set(modules)
+    if unknown:
+        raise StalePatch(f"no such kvnode modules: {', '.join(sorted(unknown))}")
+    target = copies_root() / package
+    target.mkdir()
+    for module in modules:
+        (target / f"{module}.py").write_text(patched_source(module, patches, package))
+    importlib.invalidate_caches()
+    return importlib.import_module(package)
+
+
+def module(package: ModuleType, name: str) -> ModuleType:
+    """The submodule `name` of a package (`kvnode` itself or a patched copy)."""
+    return importlib.import_module(f"{package.__name__}.{name}")
