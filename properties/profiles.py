@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the properties: `dev`, `ci` and `nightly`.
+"""Hypothesis profiles for the properties: `dev`, `ci`, `nightly`, and `crosshair` when the
+CrossHair backend is installed (`pip install 'kvnode-lfm[crosshair]'`).
 
 Each is registered with an explicit parent: a profile registered without one inherits whatever
 profile is loaded at that moment, including the built-in `ci` profile Hypothesis loads when the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import InvalidArgument
 
 _DEFAULT = settings.get_profile("default")
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -28,6 +30,27 @@ settings.register_profile(
     "nightly", parent=_BASE, max_examples=5000, stateful_step_count=100, print_blob=True
 )
 
+
+def _register_crosshair() -> bool:
+    """Register `crosshair`: examples found by symbolic execution instead of random draws.
+
+    Meant for the codec properties (`tests/test_codec_properties.py`), nightly; stateful tests are
+    far too slow under it. Hypothesis refuses a profile naming a backend that is not installed,
+    so without hypothesis-crosshair the profile is simply absent.
+    """
+    try:
+        settings.register_profile(
+            "crosshair", parent=_BASE, backend="crosshair", max_examples=200, database=None,
+            print_blob=True,
+        )  # fmt: skip
+    except InvalidArgument:
+        return False
+    return True
+
+
+#: Whether the `crosshair` profile could be registered.
+CROSSHAIR_AVAILABLE = _register_crosshair()
+#: Profiles for whole runs (`kvcheck --profile`); `crosshair` is for the codec properties only.
 PROFILES = ("dev", "ci", "nightly")
 
 
@@ -35,7 +58,14 @@ def default_profile() -> str:
     """`KV_PROFILE` if set, else `ci` under CI, else `dev`."""
     chosen = os.environ.get("KV_PROFILE")
     if chosen:
-        if chosen not in PROFILES and chosen not in ("default", "crosshair"):
-            raise ValueError(f"KV_PROFILE={chosen!r}: expected one of {', '.join(PROFILES)}")
+        if chosen not in (*PROFILES, "crosshair", "default"):
+            raise ValueError(
+                f"KV_PROFILE={chosen!r}: expected one of {', '.join(PROFILES)} or crosshair"
+            )
+        if chosen == "crosshair" and not CROSSHAIR_AVAILABLE:
+            raise ValueError(
+                "KV_PROFILE=crosshair needs the CrossHair backend: "
+                "pip install 'kvnode-lfm[crosshair]'"
+            )
         return chosen
     return "ci" if os.environ.get("CI") else "dev"
