@@ -4,6 +4,11 @@ A disk is `geometry.extent_count` append-only extents. Each extent has a write p
 writes there and advances it, `read` may only read below it, `truncate` moves it back (`reset`
 moves it to 0 so the extent can be reused). Nothing is durable until `sync` returns; after a
 crash each extent reopens with its write pointer at the length of what survived.
+
+Concurrency: a node calls `append`, `truncate`, `reset`, `sync` and `close` one at a time (under
+its state lock), but calls `read` and `write_pointer` from any thread, concurrently with those.
+A read that races with a truncate or reset of its range, or with `close`, may fail or return
+other bytes (the node's checksums tell), but must not corrupt the disk or leak resources.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 
 from kvnode import format_header
 from kvnode.disk import check_append, check_extent, check_read, check_truncate
@@ -57,6 +58,9 @@ class FileDisk:
         self._lock_fd = lock_fd
         self._wps = sizes
         self._fds: dict[int, int] = {}
+        # Reads run on many threads (see `kvnode.disk`): opening an extent's file on first use,
+        # and closing, must not race, or a descriptor could leak or outlive `close`.
+        self._fds_lock = threading.Lock()
         # What a crashed process wrote may still sit only in the OS cache: until the first
         # sync, treat every extent holding data as unsynced.
         self._dirty: set[int] = {extent for extent, size in enumerate(sizes) if size}
@@ -165,10 +169,16 @@ class FileDisk:
 
     def _fd(self, extent: int) -> int:
         fd = self._fds.get(extent)
-        if fd is None:
-            fd = os.open(os.path.join(self._path, _extent_name(extent)), os.O_RDWR)
-            self._fds[extent] = fd
-        return fd
+        if fd is not None:
+            return fd
+        with self._fds_lock:
+            if self._lock_fd < 0:
+                raise OSError(errno.EBADF, "disk is closed")
+            fd = self._fds.get(extent)
+            if fd is None:
+                fd = os.open(os.path.join(self._path, _extent_name(extent)), os.O_RDWR)
+                self._fds[extent] = fd
+            return fd
 
     def append(self, extent: int, data: bytes) -> int:
         """Write `data` at the extent's write pointer with pwrite."""
@@ -229,9 +239,10 @@ class FileDisk:
 
     def close(self) -> None:
         """Close every file and release the directory lock (does not sync)."""
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)
-            self._lock_fd = -1
+        with self._fds_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1

@@ -1,8 +1,42 @@
 """`Node`: the key-value API over a disk, a thin facade over the modules beside it.
 
-Locking: one mutex per node guards all of its state and every disk call, and each public method
-holds it from start to end. Every operation therefore takes effect atomically at some instant
-between its call and its return (linearizable), at the cost of running one operation at a time.
+Theory of operation: locking. A node has two locks, always taken in this order:
+
+1. `_maintenance` (named "node.maintenance"): one index flush, reclamation or close at a time.
+   Held for the whole of one. It guards nothing a client reads or writes, so clients never wait
+   for it, except a write that needs reclaimed space, which takes it only after releasing 2.
+2. `_lock` ("node.state"): guards every field (the index, extent states, soft write pointers,
+   the active extent, sequence numbers, superblock fields, counters, closed and failed), and
+   orders every disk *write*: append, truncate, reset and sync are called only while it is held.
+   The log's order, the sequence numbers and the index therefore change together, so the order
+   in which recovery replays chunks (by sequence number) is the order the index changed in.
+
+Taking 1 while holding 2 could deadlock against a reclamation waiting for 2; nothing does.
+
+What runs without the state lock, and why that is safe:
+
+* Reading values (get, scan, and reclamation's copies). A reader takes its locators under the
+  lock and reads the disk after releasing it. A chunk never changes once written; its locator
+  names its sequence number, which is never reused while the node is open; and decoding checks
+  the checksum, kind, key and sequence number. So a read returns the value the locator named at
+  the instant it was taken (the operation's linearization point), or fails. It can fail only
+  if the chunk moved meanwhile (reclamation copied it and reset its extent, which may since
+  hold other bytes), and then the key's locator has changed: the reader looks again. A failure
+  with the locator unchanged is a real error and is raised. After `READ_ATTEMPTS` such misses
+  a reader reads under the lock, where nothing moves, so it cannot starve.
+* Reclamation's copying. Holding the maintenance lock, it notes the victim's live locators under
+  the state lock, reads each chunk without it, and then, under the state lock again, appends the
+  copy and repoints the key only if the key still has the locator it noted (compare-and-set).
+  Otherwise a client overwrote or deleted the key meanwhile, and installing the copy would undo
+  that. Checking and appending in one hold of the lock gives a copy a sequence number after
+  every write it did not undo, so a replay after a crash agrees with the index. The victim is
+  not reset under the copier's feet: only reclamation resets extents, one at a time.
+
+Index flushes, syncs and superblock updates run wholly under the state lock: writers wait for
+them (about three syncs for a flush), readers already holding a locator do not. A write that
+needs reclaimed space releases the state lock, reclaims, and tries again.
+`kvnode.maintenance.Maintenance` runs flushes and reclamation on a background thread. The locks
+come from a factory (`locks`), so a checker can substitute ones that yield to its scheduler.
 
 Failures: an I/O error on a write or sync leaves the disk in a state the node cannot vouch for,
 so the node refuses further changes (`NodeFailedError`) until it is reopened, which recovers it.
@@ -13,7 +47,6 @@ never returns data that does not match its checksum, key and sequence number.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -34,6 +67,7 @@ from kvnode.errors import (
 )
 from kvnode.index_run import ENTRY_OVERHEAD_BYTES, Locator, encode_run
 from kvnode.limits import CHUNK_HEADER_BYTES, RESERVED_EXTENTS, SUPERBLOCK_EXTENTS, Limits
+from kvnode.locks import LockFactory, thread_lock
 from kvnode.reclaim import choose_victim
 from kvnode.recovery import RecoveryPlan, apply_plan, plan_recovery
 from kvnode.superblock import NO_EXTENT, ExtentState, Superblock
@@ -41,6 +75,9 @@ from kvnode.superblock import NO_EXTENT, ExtentState, Superblock
 T = TypeVar("T")
 #: On close, flush the index when replaying the log would read more than this many bytes.
 FLUSH_ON_CLOSE_BYTES = 1 << 20
+#: Reads outside the state lock that may meet a moved chunk before a read under it.
+READ_ATTEMPTS = 3
+Entries = list[tuple[bytes, Locator]]
 
 
 class _NoSpace(Exception):
@@ -54,6 +91,8 @@ class NodeStats:
     keys: int
     live_bytes: int
     log_bytes: int
+    #: Log bytes written since the last index flush: what a reopen would replay.
+    unflushed_bytes: int
     free_extents: int
     log_extents: int
     next_seq: int
@@ -69,7 +108,14 @@ class NodeStats:
 class Node:
     """A log-structured key-value node; open one with `Node.open(disk)`."""
 
-    def __init__(self, disk: Disk, plan: RecoveryPlan, limits: Limits | None = None):
+    def __init__(
+        self,
+        disk: Disk,
+        plan: RecoveryPlan,
+        limits: Limits | None = None,
+        *,
+        locks: LockFactory = thread_lock,
+    ):
         """Use `Node.open`, which recovers the disk first."""
         geometry = disk.geometry
         self._disk = disk
@@ -79,7 +125,8 @@ class Node:
             geometry.extent_bytes
         ):
             raise ValueError("limits allow a chunk larger than an extent")
-        self._lock = threading.Lock()
+        self._maintenance = locks("node.maintenance")
+        self._lock = locks("node.state")
         self._clock = DurabilityClock()
         self._index = plan.index
         self._closed = False
@@ -103,11 +150,13 @@ class Node:
         self._recorded_seq = sb.durable_seq
 
     @classmethod
-    def open(cls, disk: Disk, limits: Limits | None = None) -> Node:
+    def open(
+        cls, disk: Disk, limits: Limits | None = None, *, locks: LockFactory = thread_lock
+    ) -> Node:
         """Recover whatever is on `disk` (formatting a blank one) and return a node over it."""
         plan = plan_recovery(disk)
         apply_plan(disk, plan)
-        return cls(disk, plan, limits)
+        return cls(disk, plan, limits, locks=locks)
 
     def _format(self) -> None:
         count = self._geometry.extent_count
@@ -142,32 +191,29 @@ class Node:
         """Map `key` to `value`."""
         self._check_key(key)
         self._check_value(value)
-        with self._lock:
-            self._check_writable()
-            if self._index.get(key) is None:
-                self._check_index_room(key)
-            loc = self._client_append(Kind.PUT, key, value)
-            self._index.set(key, loc)
-            return Dependency(self._clock, self._clock.tick())
+        return self._with_space(lambda: self._put_locked(key, value))
 
     def get(self, key: bytes) -> bytes | None:
         """The value of `key`, or None if it has none."""
         self._check_key(key)
-        with self._lock:
-            self._check_open()
+
+        def entry() -> Entries:
             loc = self._index.get(key)
-            return None if loc is None else self._read_value(key, loc)
+            return [] if loc is None else [(key, loc)]
+
+        pairs = self._read_consistent(entry)
+        return pairs[0][1] if pairs else None
 
     def delete(self, key: bytes) -> Dependency:
         """Remove `key` (a no-op if absent; the dependency then waits for earlier writes)."""
         self._check_key(key)
-        with self._lock:
-            self._check_writable()
-            if self._index.get(key) is None:
-                return Dependency(self._clock, self._clock.issued)
-            self._client_append(Kind.TOMBSTONE, key, b"")
-            self._index.remove(key)
-            return Dependency(self._clock, self._clock.tick())
+        try:
+            return self._with_space(lambda: self._delete_locked(key, client=True))
+        except DiskFullError:
+            # A full disk must still accept deletes, or space could never be freed.
+            with self._lock:
+                self._check_writable()
+                return self._delete_locked(key, client=False)
 
     def scan(self, start: bytes = b"", end: bytes | None = None) -> list[tuple[bytes, bytes]]:
         """Pairs with start <= key < end (no upper bound if `end` is None), in key order."""
@@ -175,9 +221,7 @@ class Node:
             raise KVTypeError(f"scan start must be bytes, not {type(start).__name__}")
         if end is not None and type(end) is not bytes:
             raise KVTypeError(f"scan end must be bytes or None, not {type(end).__name__}")
-        with self._lock:
-            self._check_open()
-            return [(k, self._read_value(k, loc)) for k, loc in self._index.items(start, end)]
+        return self._read_consistent(lambda: list(self._index.items(start, end)))
 
     def sync(self) -> None:
         """Make every earlier mutation durable: their dependencies turn persistent."""
@@ -187,19 +231,19 @@ class Node:
 
     def flush_index(self) -> None:
         """Write the index as an index run so recovery need not replay the log before it."""
-        with self._lock:
-            self._check_writable()
-            self._with_space(lambda: self._flush_locked(client=True))
+        with self._maintenance:
+            self._with_space(lambda: self._flush_locked(client=True), maintaining=True)
 
     def reclaim(self) -> None:
         """Evacuate the log extent with the most dead bytes and reset it for reuse."""
-        with self._lock:
-            self._check_writable()
+        with self._maintenance:
+            with self._lock:
+                self._check_writable()
             self._reclaim_once()
 
     def close(self) -> None:
         """Make everything durable and release the disk; closing twice is harmless."""
-        with self._lock:
+        with self._maintenance, self._lock:
             if self._closed:
                 return
             try:
@@ -225,6 +269,7 @@ class Node:
                 keys=len(self._index),
                 live_bytes=sum(self._index.live_bytes(e) for e in self._geometry.log_extents),
                 log_bytes=sum(wps),
+                unflushed_bytes=self._unflushed_log_bytes(),
                 free_extents=states.count(ExtentState.FREE),
                 log_extents=states.count(ExtentState.LOG),
                 next_seq=self._next_seq,
@@ -267,6 +312,64 @@ class Node:
         capacity = self._geometry.extent_bytes - CHUNK_HEADER_BYTES
         if self._index.run_bytes + ENTRY_OVERHEAD_BYTES + len(key) > capacity:
             raise DiskFullError(f"index full: an index run may take at most {capacity} bytes")
+
+    # -- client writes and reads -------------------------------------------------------------
+
+    def _put_locked(self, key: bytes, value: bytes) -> Dependency:
+        if self._index.get(key) is None:
+            self._check_index_room(key)
+        loc = self._append_log(Kind.PUT, key, value, client=True)
+        self._index.set(key, loc)
+        return Dependency(self._clock, self._clock.tick())
+
+    def _delete_locked(self, key: bytes, *, client: bool) -> Dependency:
+        if self._index.get(key) is None:
+            return Dependency(self._clock, self._clock.issued)
+        self._append_log(Kind.TOMBSTONE, key, b"", client=client)
+        self._index.remove(key)
+        return Dependency(self._clock, self._clock.tick())
+
+    def _with_space(self, attempt: Callable[[], T], *, maintaining: bool = False) -> T:
+        """Run `attempt` under the state lock; when it would dip into the reserved extents,
+        reclaim (with the state lock released: see the lock order) and try again."""
+        for _ in range(self._geometry.extent_count):
+            with self._lock:
+                self._check_writable()
+                try:
+                    return attempt()
+                except _NoSpace:
+                    pass
+            if maintaining:
+                freed = self._reclaim_once()
+            else:
+                with self._maintenance:
+                    freed = self._reclaim_once()
+            if freed is None:
+                break
+        raise DiskFullError("disk full: reclamation cannot free an extent")
+
+    def _read_consistent(self, snapshot: Callable[[], Entries]) -> list[tuple[bytes, bytes]]:
+        """The values of the locators `snapshot` takes under the state lock, read outside it
+        (see the module docstring for why a successful read is the value at the snapshot)."""
+        for _ in range(READ_ATTEMPTS):
+            with self._lock:
+                self._check_open()
+                entries = snapshot()
+            pairs = []
+            for key, loc in entries:
+                try:
+                    pairs.append((key, self._read_value(key, loc)))
+                except Exception:
+                    with self._lock:
+                        self._check_open()
+                        if self._index.get(key) == loc:
+                            raise  # nothing moved: the failure is real
+                    break
+            else:
+                return pairs
+        with self._lock:
+            self._check_open()
+            return [(key, self._read_value(key, loc)) for key, loc in snapshot()]
 
     # -- disk writes: any failure leaves the node refusing changes --------------------------
 
@@ -318,30 +421,12 @@ class Node:
         if not free:
             raise DiskFullError("no free extent left, even for reclamation")
         extent = free[0]
+        assert self._disk.write_pointer(extent) == 0, f"free extent {extent} holds data"
         self._states[extent] = ExtentState.LOG
         self._soft_wps[extent] = 0
         self._active = extent
         # Recovery only scans extents the superblock calls LOG: record the new one first.
         self._write_superblock()
-
-    def _client_append(self, kind: Kind, key: bytes, value: bytes) -> Locator:
-        try:
-            return self._with_space(lambda: self._append_log(kind, key, value, client=True))
-        except DiskFullError:
-            if kind is not Kind.TOMBSTONE:
-                raise
-            # A full disk must still accept deletes, or space could never be freed.
-            return self._append_log(kind, key, value, client=False)
-
-    def _with_space(self, fn: Callable[[], T]) -> T:
-        """Run a client write, reclaiming when it would dip into the reserved extents."""
-        for _ in range(self._geometry.extent_count):
-            try:
-                return fn()
-            except _NoSpace:
-                if self._reclaim_once() is None:
-                    break
-        raise DiskFullError("disk full: reclamation cannot free an extent")
 
     def _sync_locked(self) -> None:
         self._disk_sync()
@@ -379,6 +464,8 @@ class Node:
             if self._states[e] is ExtentState.LOG
         )
 
+    # -- maintenance: flushes and reclamation --------------------------------------------------
+
     def _flush_locked(self, *, client: bool = False, freeing: int | None = None) -> None:
         self._disk_sync()  # everything the run points at is durable before the run
         covers = self._next_seq - 1
@@ -386,6 +473,7 @@ class Node:
         value = encode_run(covers, entries)
         # Until a newer run replaces it, the extents this run points into must stay readable.
         run_extents = frozenset(loc.extent for _, loc in entries)
+        assert freeing not in run_extents, "freeing an extent the index still points into"
         length = CHUNK_HEADER_BYTES + len(value)
         if self._disk.write_pointer(self._active) + length > self._geometry.extent_bytes:
             self._open_extent(client=client)
@@ -408,35 +496,62 @@ class Node:
         self._counters["index_flushes"] += 1
 
     def _reclaim_once(self) -> int | None:
-        live = [self._index.live_bytes(e) for e in range(self._geometry.extent_count)]
+        """Free one extent, or return None if none is worth it. The caller holds the
+        maintenance lock and not the state lock (evacuation copies without it)."""
+        with self._lock:
+            self._check_writable()
+            victim, droppable = self._choose_victim()
+            if victim is None:
+                return None
+            if droppable:
+                # Nothing in it is live or uncovered by the index run: free it without a flush.
+                self._states[victim] = ExtentState.FREE
+                self._soft_wps[victim] = 0
+                self._write_superblock()
+                self._disk_sync()
+                self._reset_freed(victim)
+                return victim
+        self._evacuate(victim)
+        return victim
+
+    def _choose_victim(self) -> tuple[int | None, bool]:
+        count = self._geometry.extent_count
+        live = [self._index.live_bytes(e) for e in range(count)]
         if self._index_loc[0] != NO_EXTENT:
             live[self._index_loc[0]] += self._index_loc[2]
-        wps = [self._disk.write_pointer(e) for e in range(self._geometry.extent_count)]
+        wps = [self._disk.write_pointer(e) for e in range(count)]
         droppable = [
             live[e] == 0 and wps[e] == self._soft_wps[e] and e not in self._run_extents
-            for e in range(self._geometry.extent_count)
+            for e in range(count)
         ]
         victim = choose_victim(self._states, wps, live, self._active, droppable)
-        if victim is None:
-            return None
-        if droppable[victim]:
-            # Nothing in it is live or uncovered by the index run: free it without a flush.
-            self._states[victim] = ExtentState.FREE
-            self._soft_wps[victim] = 0
-            self._write_superblock()
-            self._disk_sync()
-        else:
-            self._evacuate(victim)
+        return victim, victim is not None and droppable[victim]
+
+    def _reset_freed(self, victim: int) -> None:
         # Only now, with the copies and the superblock that frees the victim durable.
         self._disk_reset(victim)
         self._disk_sync()
         self._counters["reclaims"] += 1
-        return victim
 
     def _evacuate(self, victim: int) -> None:
-        """Copy the victim's live chunks forward and flush an index run that frees it."""
-        for key, loc in self._index.in_extent(victim):
+        """Copy the victim's live chunks forward, flush an index run that frees it, reset it."""
+        with self._lock:
+            moving = self._index.in_extent(victim)
+        for key, loc in moving:
             value = self._read_value(key, loc)  # a read error aborts: the victim stays intact
+            self._move_chunk(key, loc, value)
+        # One hold for both: once the flush marks the victim free, a client could open it as
+        # its active extent, and a reset after releasing the lock would wipe what it wrote.
+        with self._lock:
+            self._check_writable()
+            self._flush_locked(freeing=victim)
+            self._reset_freed(victim)
+
+    def _move_chunk(self, key: bytes, loc: Locator, value: bytes) -> None:
+        """Append a copy of `key`'s chunk and repoint the key at it, if it still has `loc`."""
+        with self._lock:
+            self._check_writable()
+            if self._index.get(key) != loc:
+                return  # overwritten or deleted since: the copy would undo that
             self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
             self._counters["chunks_moved"] += 1
-        self._flush_locked(freeing=victim)

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 from kvnode import Dependency, DiskFullError, DiskIOError, Limits, Node
-from kvnode.chunk import Kind
 from kvnode.disk import Disk
 from kvnode.index_run import Locator
+from kvnode.locks import LockFactory, thread_lock
 from kvnode.recovery import apply_plan, plan_recovery
 from properties.targets import SimDiskTarget
 
@@ -146,21 +146,26 @@ class _ResetBeforeDurable(Node):
     """Reclamation resets the victim right after copying, before the copies are durable."""
 
     def _evacuate(self, victim: int) -> None:
-        for key, loc in self._index.in_extent(victim):
-            value = self._read_value(key, loc)
-            self._index.set(key, self._append_log(Kind.PUT, key, value, client=False))
-        self._disk_reset(victim)  # the bug: the copies and the new index run are not durable
-        self._flush_locked(freeing=victim)
+        with self._lock:
+            moving = self._index.in_extent(victim)
+        for key, loc in moving:
+            self._move_chunk(key, loc, self._read_value(key, loc))
+        with self._lock:
+            self._disk_reset(victim)  # the bug: the copies and the new index run are not durable
+            self._flush_locked(freeing=victim)
+            self._reset_freed(victim)
 
 
 class _StaleReplay(Node):
     """Recovery that does not truncate what lies beyond the recovered end of the log."""
 
     @classmethod
-    def open(cls, disk: Disk, limits: Limits | None = None) -> Node:
+    def open(
+        cls, disk: Disk, limits: Limits | None = None, *, locks: LockFactory = thread_lock
+    ) -> Node:
         plan = attrs.evolve(plan_recovery(disk), truncations=())
         apply_plan(disk, plan)
-        return cls(disk, plan, limits)
+        return cls(disk, plan, limits, locks=locks)
 
 
 class _StaleReadAfterError(Node):
