@@ -1,7 +1,8 @@
 """A log-structured key-value storage node over append-only extents.
 
 Open a node over a simulated disk (`SimDisk`) or a data directory (`open_dir`); see `Node` for
-the API and `kvnode.errors` for what it raises.
+the API and `kvnode.errors` for what it raises. `Maintenance` runs index flushes and
+reclamation on a background thread.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kvnode.errors import (
 )
 from kvnode.filedisk import FileDisk
 from kvnode.limits import DEFAULT_GEOMETRY, SMALL_GEOMETRY, Geometry, Limits
+from kvnode.maintenance import Maintenance, MaintenancePolicy
 from kvnode.node import Node, NodeStats
 from kvnode.simdisk import CrashPlan, PendingWrite, PowerLoss, SimDisk
 
@@ -44,6 +46,8 @@ __all__ = [
     "KVError",
     "KVTypeError",
     "Limits",
+    "Maintenance",
+    "MaintenancePolicy",
     "Node",
     "NodeClosedError",
     "NodeFailedError",
