@@ -115,7 +115,11 @@ def run_conformance(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kvcheck", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="kvcheck",
+        description=__doc__.splitlines()[0],
+        epilog="kvcheck bugs --help: run the bug catalog through the checks",
+    )
     parser.add_argument(
         "--target",
         action="append",
@@ -175,6 +179,11 @@ def _jobs(specs: list[str]) -> list[tuple[str, str, Callable[[], Target], str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kvcheck` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bugs"]:
+        from properties import bugs
+
+        return bugs.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.budget <= 0:
         print("kvcheck: error: --budget must be positive", file=sys.stderr)

@@ -6,6 +6,10 @@ of `kvnode` into a private directory under a new package name, rewrites the pack
 imports to point at the copy, applies the patches, and imports the copy. The shipped package is
 never touched, and a copy's modules are ordinary files, so CrossHair can check them too.
 
+The shared vocabulary (`SHARED`: errors, limits, dependencies, the disks) is not copied: a copy
+imports it from `kvnode`, so its errors are the errors the properties catch and its node runs on
+the `SimDisk` the properties crash.
+
 A patch names the exact text it replaces, which must occur exactly once: when the shipped code
 changes under a planted bug, the bug fails loudly (`StalePatch`) instead of silently planting
 nothing.
@@ -27,7 +31,9 @@ import attrs
 
 import kvnode
 
-_IMPORT = re.compile(r"^(\s*)(from|import) kvnode\b", re.MULTILINE)
+#: Modules a copy shares with `kvnode` instead of copying.
+SHARED = frozenset({"errors", "limits", "dependency", "disk", "simdisk", "filedisk"})
+_IMPORT = re.compile(r"^(\s*)(from|import) kvnode(\.\w+)?\b", re.MULTILINE)
 _root: Path | None = None
 
 
@@ -64,7 +70,14 @@ def patched_source(module: str, patches: Sequence[Patch], package: str) -> str:
         if found != 1:
             raise StalePatch(f"kvnode/{module}.py holds the patched text {found} times, not once")
         source = source.replace(patch.old, patch.new)
-    return _IMPORT.sub(lambda m: f"{m[1]}{m[2]} {package}", source)
+
+    def point(match: re.Match[str]) -> str:
+        submodule = match[3] or ""
+        if submodule[1:] in SHARED:
+            return match[0]
+        return f"{match[1]}{match[2]} {package}{submodule}"
+
+    return _IMPORT.sub(point, source)
 
 
 def patched_package(package: str, patches: Sequence[Patch]) -> ModuleType:
@@ -74,17 +87,20 @@ def patched_package(package: str, patches: Sequence[Patch]) -> ModuleType:
     if not package.isidentifier() or package == "kvnode":
         raise ValueError(f"{package!r} cannot name a copy of kvnode")
     modules = sorted(p.stem for p in Path(kvnode.__file__).parent.glob("*.py"))
-    unknown = {p.module for p in patches} - set(modules)
+    unknown = {p.module for p in patches} - (set(modules) - SHARED)
     if unknown:
-        raise StalePatch(f"no such kvnode modules: {', '.join(sorted(unknown))}")
+        raise StalePatch(f"not a patchable kvnode module: {', '.join(sorted(unknown))}")
     target = copies_root() / package
     target.mkdir()
     for module in modules:
-        (target / f"{module}.py").write_text(patched_source(module, patches, package))
+        if module not in SHARED:
+            (target / f"{module}.py").write_text(patched_source(module, patches, package))
     importlib.invalidate_caches()
     return importlib.import_module(package)
 
 
 def module(package: ModuleType, name: str) -> ModuleType:
     """The submodule `name` of a package (`kvnode` itself or a patched copy)."""
+    if name in SHARED:
+        return importlib.import_module(f"kvnode.{name}")
     return importlib.import_module(f"{package.__name__}.{name}")

@@ -26,6 +26,14 @@ settings.register_profile(
     "ci", parent=_BASE, max_examples=80, stateful_step_count=50, derandomize=True,
     database=None, print_blob=True,
 )  # fmt: skip
+# Mutation testing runs every test twice in one process (once to learn which tests reach which
+# functions, once clean), which trips the health check against a test method called from two
+# instances of its class; nothing else differs from `ci`.
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("ci"),
+    suppress_health_check=[*_QUIET, HealthCheck.differing_executors],
+)
 settings.register_profile(
     "nightly", parent=_BASE, max_examples=5000, stateful_step_count=100, print_blob=True
 )
@@ -58,7 +66,7 @@ def default_profile() -> str:
     """`KV_PROFILE` if set, else `ci` under CI, else `dev`."""
     chosen = os.environ.get("KV_PROFILE")
     if chosen:
-        if chosen not in (*PROFILES, "crosshair", "default"):
+        if chosen not in (*PROFILES, "crosshair", "mutation", "default"):
             raise ValueError(
                 f"KV_PROFILE={chosen!r}: expected one of {', '.join(PROFILES)} or crosshair"
             )

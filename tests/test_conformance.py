@@ -1,27 +1,21 @@
-"""The conformance machine: it passes on the node, finds planted bugs, and shrinks them."""
+"""The conformance machine passes on the node (planted bugs are in `tests/test_catalog.py`)."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
 import properties.profiles
 from properties import (
     STATES,
-    ConformanceError,
-    ConformanceMachine,
     Coverage,
     conformance_machine,
     filedisk_target,
     simdisk_target,
 )
 from properties.coverage import CRASH_STATES, FAULT_STATES
-from properties.ops import Op
-from properties.planted import CRASH_PLANTED, FAULT_PLANTED, PLANTED
 
 TestConformanceOnSimDisk = conformance_machine(simdisk_target).TestCase
 TestConformanceWithFaultsOnSimDisk = conformance_machine(simdisk_target, faults=True).TestCase
@@ -51,47 +45,6 @@ def test_run_without_crashes_reaches_every_state_and_operation() -> None:
     assert coverage.missed_states() == []
     assert coverage.missed_ops() == []
     assert set(coverage.states) == set(STATES) - CRASH_STATES - FAULT_STATES
-
-
-#: What counts as a short reproduction. Hypothesis's stateful shrinker sometimes settles in a
-#: local minimum a few steps above the shortest sequence; kvcheck reports the actual lengths.
-SHORT = 10
-
-
-def shrunk_failure(machine: type[ConformanceMachine]) -> list[Op]:
-    """Run `machine` derandomized; it must fail; return the minimal failing log.
-
-    Runs of at most 20 steps: most storage bugs need only a few (the small-scope hypothesis),
-    and short failing runs shrink further and faster than long ones. Crash-window bugs take a
-    median of about 150 such runs to find (measured over 20 seeds), hence the generous cap.
-    """
-    config = settings(settings.get_profile("ci"), stateful_step_count=20, max_examples=2000)
-    with pytest.raises(ConformanceError):
-        run_state_machine_as_test(machine, settings=config)
-    harness = ConformanceMachine.last_harness
-    assert harness is not None
-    return harness.log
-
-
-@pytest.mark.parametrize("bug", sorted(PLANTED))
-def test_conformance_finds_and_shrinks_an_api_bug(bug: str) -> None:
-    factory: Callable[[], object] = PLANTED[bug]
-    log = shrunk_failure(conformance_machine(factory, crashes=False))
-    assert len(log) <= SHORT, log
-
-
-@pytest.mark.parametrize("bug", sorted(CRASH_PLANTED))
-def test_crash_properties_find_and_shrink_a_crash_bug(bug: str) -> None:
-    log = shrunk_failure(conformance_machine(CRASH_PLANTED[bug]))
-    assert any(op.kind == "dirty_reboot" for op in log), log
-    assert len(log) <= SHORT, log
-
-
-@pytest.mark.parametrize("bug", sorted(FAULT_PLANTED))
-def test_fault_properties_find_and_shrink_a_fault_bug(bug: str) -> None:
-    log = shrunk_failure(conformance_machine(FAULT_PLANTED[bug], faults=True))
-    assert any(op.kind in ("fail_disk", "flip_bit") for op in log), log
-    assert len(log) <= SHORT, log
 
 
 def test_fault_machine_passes_on_the_node() -> None:
