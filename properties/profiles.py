@@ -26,12 +26,15 @@ settings.register_profile(
     "ci", parent=_BASE, max_examples=80, stateful_step_count=50, derandomize=True,
     database=None, print_blob=True,
 )  # fmt: skip
-# Mutation testing runs every test twice in one process (once to learn which tests reach which
-# functions, once clean), which trips the health check against a test method called from two
-# instances of its class; nothing else differs from `ci`.
+# Mutation testing runs the suite once per mutant, so this is `ci` with less effort per
+# property (the score is measured at this effort). It also runs every test twice in one process
+# (once to learn which tests reach which functions, once clean), which trips the health check
+# against a test method called from two instances of its class.
 settings.register_profile(
     "mutation",
     parent=settings.get_profile("ci"),
+    max_examples=25,
+    stateful_step_count=25,
     suppress_health_check=[*_QUIET, HealthCheck.differing_executors],
 )
 settings.register_profile(
