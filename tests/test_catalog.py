@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from properties.bugs import Detection, detect
@@ -52,3 +54,32 @@ def test_a_patch_whose_text_moved_fails_loudly() -> None:
 
     with pytest.raises(StalePatch, match="0 times"):
         patched_package("kvnode_stale_example", [Patch("index", "no such text", "")])
+
+
+class TestKvcheckBugs:
+    def test_prints_the_table_and_writes_json(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        import json
+
+        from properties.kvcheck import main
+
+        out = tmp_path / "bugs.json"
+        assert main(["bugs", "--only", "length_unbounded", "--seeds", "2", "--json", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "| length_unbounded | serialization | codec | 2/2 |" in printed
+        (row,) = json.loads(out.read_text())
+        assert row["bug"] == "length_unbounded" and row["found_with_seeds"] == [0, 1]
+
+    def test_an_unknown_bug_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from properties.kvcheck import main
+
+        assert main(["bugs", "--only", "no_such_bug"]) == 2
+        assert "unknown bug 'no_such_bug'" in capsys.readouterr().err
+
+    def test_list_names_every_bug(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from properties.kvcheck import main
+
+        assert main(["bugs", "--list"]) == 0
+        listed = capsys.readouterr().out
+        assert all(bug.name in listed for bug in BUGS)
