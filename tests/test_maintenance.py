@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ import attrs
 import pytest
 
 from kvnode import Maintenance, MaintenancePolicy, Node, SimDisk
+from kvnode.errors import DiskIOError
 from kvnode.maintenance import plan
 from properties.targets import CHECK_GEOMETRY
 
@@ -54,6 +56,14 @@ class TestRunOnce:
         assert maintenance.done == {"flush_index": 1, "reclaim": 1}
         assert node.stats().reclaims == 1
 
+    def test_counts_add_up_over_runs(self) -> None:
+        node = filled_node()
+        maintenance = Maintenance(node, attrs.evolve(EAGER, reclaim_at_free_extents=0))
+        maintenance.run_once()
+        node.put(b"k0", b"again")
+        maintenance.run_once()
+        assert maintenance.done == {"flush_index": 2, "reclaim": 0}
+
     def test_a_reclamation_that_frees_nothing_is_not_counted(self) -> None:
         node = Node.open(SimDisk(CHECK_GEOMETRY))
         maintenance = Maintenance(node, attrs.evolve(EAGER, flush_after_bytes=1 << 20))
@@ -98,6 +108,31 @@ class TestWorker:
         assert eventually(lambda: maintenance.error is not None)
         with pytest.raises(RuntimeError, match="bug in reclamation"):
             maintenance.stop()
+
+    def test_a_failed_round_is_recorded_and_the_worker_keeps_going(self) -> None:
+        node = filled_node()
+        maintenance = Maintenance(node, EAGER)
+        assert maintenance.last_error is None
+        real = node.reclaim
+        calls = []
+
+        def flaky() -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise DiskIOError("read", "transient")
+            real()
+
+        node.reclaim = flaky  # type: ignore[method-assign]
+        with maintenance:
+            assert eventually(lambda: maintenance.done["reclaim"] > 0)
+        assert isinstance(maintenance.last_error, DiskIOError)
+        assert maintenance.error is None
+
+    def test_the_worker_is_a_named_daemon_thread(self) -> None:
+        # A daemon, so a worker nobody stopped never keeps the process alive.
+        with Maintenance(filled_node(), attrs.evolve(EAGER, interval_s=3600)):
+            (worker,) = [t for t in threading.enumerate() if t.name == "kvnode-maintenance"]
+            assert worker.daemon
 
     def test_starting_twice_is_refused(self) -> None:
         with Maintenance(filled_node(), EAGER) as maintenance, pytest.raises(RuntimeError):
