@@ -134,6 +134,12 @@ class TestWorker:
             (worker,) = [t for t in threading.enumerate() if t.name == "kvnode-maintenance"]
             assert worker.daemon
 
+    def test_stop_waits_for_the_worker_to_finish(self) -> None:
+        maintenance = Maintenance(filled_node(), EAGER)
+        maintenance.start()
+        maintenance.stop()
+        assert not [t for t in threading.enumerate() if t.name == "kvnode-maintenance"]
+
     def test_starting_twice_is_refused(self) -> None:
         with Maintenance(filled_node(), EAGER) as maintenance, pytest.raises(RuntimeError):
             maintenance.start()

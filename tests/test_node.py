@@ -20,6 +20,7 @@ from kvnode import (
     NodeFailedError,
     SimDisk,
 )
+from kvnode.limits import CHUNK_HEADER_BYTES
 
 LIMITS = Limits.for_geometry(SMALL_GEOMETRY)
 
@@ -255,6 +256,22 @@ class TestSpace:
         node.put(b"again", b"v" * 3000)
         assert node.get(b"again") == b"v" * 3000
 
+    def test_a_delete_fits_when_every_extent_is_exactly_full(self, disk: SimDisk) -> None:
+        # Chunks of exactly half an extent leave no room for even a tombstone, and nothing is
+        # dead to reclaim: the delete must take the reserved space clients may not use.
+        node = Node.open(disk)
+        half = disk.geometry.extent_bytes // 2 - CHUNK_HEADER_BYTES - 3
+        keys = []
+        with pytest.raises(DiskFullError):
+            for i in range(100):
+                node.put(b"k%02d" % i, b"v" * half)
+                keys.append(b"k%02d" % i)
+        node.delete(keys[0])
+        assert node.get(keys[0]) is None
+        node.close()
+        reopened = Node.open(disk)
+        assert reopened.get(keys[0]) is None and reopened.get(keys[1]) == b"v" * half
+
     def test_overwrites_never_fill_the_disk(self, node: Node) -> None:
         for i in range(2000):
             node.put(b"k%d" % (i % 5), bytes([i % 256]) * 700)
@@ -282,3 +299,21 @@ class TestThreads:
         for thread in threads:
             thread.join()
         assert len(node.scan()) == 120
+
+
+class TestStats:
+    def test_live_bytes_count_the_chunks_of_current_keys(self, node: Node) -> None:
+        node.put(b"a", b"x" * 100)
+        node.put(b"b", b"y" * 50)
+        node.put(b"a", b"z" * 10)
+        node.delete(b"b")
+        assert node.stats().live_bytes == CHUNK_HEADER_BYTES + 1 + 10
+        assert node.stats().keys == 1
+
+    def test_durable_seq_follows_syncs(self, node: Node) -> None:
+        node.put(b"a", b"1")
+        before = node.stats()
+        assert before.durable_seq < before.next_seq - 1
+        node.sync()
+        after = node.stats()
+        assert after.durable_seq == after.next_seq - 1
