@@ -20,7 +20,7 @@ from kvnode import (
     NodeFailedError,
     SimDisk,
 )
-from kvnode.limits import CHUNK_HEADER_BYTES
+from kvnode.limits import CHUNK_HEADER_BYTES, RESERVED_EXTENTS
 
 LIMITS = Limits.for_geometry(SMALL_GEOMETRY)
 
@@ -271,6 +271,22 @@ class TestSpace:
         node.close()
         reopened = Node.open(disk)
         assert reopened.get(keys[0]) is None and reopened.get(keys[1]) == b"v" * half
+
+    def test_deletes_reclaim_before_they_use_the_reserved_extents(self, disk: SimDisk) -> None:
+        # 150-byte keys: 23 chunks of half an extent fill the disk, and the 23 tombstones that
+        # delete them overflow the extent the first (full-disk) delete opened. From then on
+        # dead space exists, so the deletes must reclaim it, not take the last reserved extent.
+        node = Node.open(disk)
+        half = disk.geometry.extent_bytes // 2 - CHUNK_HEADER_BYTES - 150
+        keys = []
+        with pytest.raises(DiskFullError):
+            for i in range(100):
+                node.put(b"%03d" % i * 50, b"v" * half)
+                keys.append(b"%03d" % i * 50)
+        for key in keys:
+            node.delete(key)
+        assert node.stats().reclaims > 0
+        assert node.stats().free_extents >= RESERVED_EXTENTS
 
     def test_overwrites_never_fill_the_disk(self, node: Node) -> None:
         for i in range(2000):
