@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -81,21 +82,10 @@ class TestSchedule:
 class TestLocks:
     def test_a_lock_keeps_a_read_modify_write_whole_under_every_schedule(self) -> None:
         for choices in [(), (1,), (0, 1), (1, 1, 1, 1), (0, 1, 0, 1, 0, 1)]:
-            assert locked_increments(Schedule(choices=choices)) == 2, choices
+            assert increments(Schedule(choices=choices)) == 2, choices
 
     def test_without_the_lock_some_schedule_loses_an_update(self) -> None:
-        scheduler = Scheduler(Schedule(choices=(0, 1)))
-        counter = [0]
-
-        def increment() -> None:
-            seen = counter[0]
-            scheduler.yield_point("between read and write")
-            counter[0] = seen + 1
-
-        scheduler.spawn("a", increment)
-        scheduler.spawn("b", increment)
-        scheduler.run()
-        assert counter == [1]
+        assert increments(Schedule(choices=(0, 1)), locked=False) == 1
 
     def test_threads_outside_the_run_use_the_locks_without_yielding(self) -> None:
         scheduler = Scheduler(Schedule())
@@ -105,13 +95,14 @@ class TestLocks:
         assert lock.free and scheduler.trace == []
 
 
-def locked_increments(schedule: Schedule) -> int:
-    """Two threads each add one to a counter under a lock, yielding between read and write."""
+def increments(schedule: Schedule, *, locked: bool = True) -> int:
+    """Two threads each add one to a counter (under a lock if `locked`), yielding between read
+    and write."""
     scheduler = Scheduler(schedule)
     lock, counter = scheduler.lock("counter"), [0]
 
     def increment() -> None:
-        with lock:
+        with lock if locked else contextlib.nullcontext():
             seen = counter[0]
             scheduler.yield_point("between read and write")
             counter[0] = seen + 1
