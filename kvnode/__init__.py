@@ -22,6 +22,7 @@ from kvnode.errors import (
     KVTypeError,
     NodeClosedError,
     NodeFailedError,
+    ReadOnlyError,
 )
 from kvnode.filedisk import FileDisk
 from kvnode.limits import DEFAULT_GEOMETRY, SMALL_GEOMETRY, Geometry, Limits
@@ -54,6 +55,7 @@ __all__ = [
     "NodeStats",
     "PendingWrite",
     "PowerLoss",
+    "ReadOnlyError",
     "SimDisk",
     "open_dir",
 ]

@@ -77,5 +77,9 @@ class NodeFailedError(KVError):
     """A write or sync failed earlier; the node refuses changes until it is reopened."""
 
 
+class ReadOnlyError(KVError):
+    """The node was opened read-only (`Node.open(disk, read_only=True)`); it refuses changes."""
+
+
 class NodeClosedError(KVError, ValueError):
     """The node was closed; like I/O on a closed file, this is a `ValueError`."""

@@ -34,9 +34,10 @@ class _NoSpace(Exception):
 class LogState:
     """The log and superblock of one node: its state, and appends, syncs and index runs."""
 
-    def __init__(self, disk: Disk, plan: RecoveryPlan):
-        """Take over the state recovery found, formatting a blank disk."""
+    def __init__(self, disk: Disk, plan: RecoveryPlan, *, read_only: bool = False):
+        """Take over the state recovery found, formatting a blank disk (unless `read_only`)."""
         self._disk = disk
+        self._read_only = read_only
         self._geometry = disk.geometry
         self._clock = DurabilityClock()
         self._index = plan.index
@@ -47,7 +48,7 @@ class LogState:
         self._next_seq = plan.last_seq + 1
         self._synced_seq = plan.last_seq
         if plan.found is None:
-            self._format()
+            self._format(write=not read_only)
             return
         sb = plan.found.superblock
         self._states = list(sb.states)
@@ -59,7 +60,7 @@ class LogState:
         self._sb_extent = plan.found.extent
         self._recorded_seq = sb.durable_seq
 
-    def _format(self) -> None:
+    def _format(self, *, write: bool = True) -> None:
         count = self._geometry.extent_count
         self._states = [ExtentState.SUPERBLOCK] * SUPERBLOCK_EXTENTS + [ExtentState.FREE] * (
             count - SUPERBLOCK_EXTENTS
@@ -72,8 +73,9 @@ class LogState:
         self._sb_gen = 0
         self._sb_extent = 0
         self._recorded_seq = 0
-        self._write_superblock()
-        self._disk_sync()
+        if write:
+            self._write_superblock()
+            self._disk_sync()
 
     # -- disk writes: any failure leaves the node refusing changes --------------------------
 
@@ -129,8 +131,12 @@ class LogState:
         self._states[extent] = ExtentState.LOG
         self._soft_wps[extent] = 0
         self._active = extent
-        # Recovery only scans extents the superblock calls LOG: record the new one first.
+        # Recovery only scans extents the superblock calls LOG: record the new one, durably,
+        # before anything is written to it. Then a chunk in an extent the newest valid record
+        # calls free can only mean that record is not the newest durable one (the newer was
+        # damaged), and recovery refuses rather than reset the extent.
         self._write_superblock()
+        self._disk_sync()
 
     def _sync_locked(self) -> None:
         self._disk_sync()

@@ -62,6 +62,7 @@ from kvnode.errors import (
     KVTypeError,
     NodeClosedError,
     NodeFailedError,
+    ReadOnlyError,
 )
 from kvnode.index_run import ENTRY_OVERHEAD_BYTES, Locator
 from kvnode.limits import CHUNK_HEADER_BYTES, Limits
@@ -100,6 +101,17 @@ class NodeStats:
     chunks_moved: int
 
 
+def _check_open_args(disk: object, limits: object, read_only: object) -> None:
+    """Refuse arguments of the wrong type before anything reads the disk."""
+    for method in ("append", "read", "write_pointer", "truncate", "reset", "sync", "geometry"):
+        if not hasattr(disk, method):
+            raise KVTypeError(f"disk must implement the Disk protocol, not {type(disk).__name__}")
+    if limits is not None and not isinstance(limits, Limits):
+        raise KVTypeError(f"limits must be a Limits or None, not {type(limits).__name__}")
+    if type(read_only) is not bool:
+        raise KVTypeError(f"read_only must be a bool, not {type(read_only).__name__}")
+
+
 class Node(LogState):
     """A log-structured key-value node; open one with `Node.open(disk)`."""
 
@@ -110,6 +122,7 @@ class Node(LogState):
         limits: Limits | None = None,
         *,
         locks: LockFactory = thread_lock,
+        read_only: bool = False,
     ):
         """Use `Node.open`, which recovers the disk first."""
         self._limits = limits or Limits.for_geometry(disk.geometry)
@@ -120,16 +133,27 @@ class Node(LogState):
         self._maintenance = locks("node.maintenance")
         self._lock = locks("node.state")
         self._closed = False
-        super().__init__(disk, plan)
+        super().__init__(disk, plan, read_only=read_only)
 
     @classmethod
     def open(
-        cls, disk: Disk, limits: Limits | None = None, *, locks: LockFactory = thread_lock
+        cls,
+        disk: Disk,
+        limits: Limits | None = None,
+        *,
+        locks: LockFactory = thread_lock,
+        read_only: bool = False,
     ) -> Node:
-        """Recover whatever is on `disk` (formatting a blank one) and return a node over it."""
+        """Recover whatever is on `disk` (formatting a blank one) and return a node over it.
+
+        With `read_only`, nothing is written: recovery only plans, the node serves reads of
+        what it would recover, and every change raises `ReadOnlyError`.
+        """
+        _check_open_args(disk, limits, read_only)
         plan = plan_recovery(disk)
-        apply_plan(disk, plan)
-        return cls(disk, plan, limits, locks=locks)
+        if not read_only:
+            apply_plan(disk, plan)
+        return cls(disk, plan, limits, locks=locks, read_only=read_only)
 
     @property
     def limits(self) -> Limits:
@@ -204,7 +228,7 @@ class Node(LogState):
             if self._closed:
                 return
             try:
-                if self._failed is None:
+                if self._failed is None and not self._read_only:
                     replay_bytes = self._unflushed_log_bytes()
                     if replay_bytes > max(FLUSH_ON_CLOSE_BYTES, self._index.run_bytes):
                         # Only speeds up the next open: skip it rather than dip into the reserve.
@@ -262,6 +286,8 @@ class Node(LogState):
 
     def _check_writable(self) -> None:
         self._check_open()
+        if self._read_only:
+            raise ReadOnlyError("node was opened read-only")
         if self._failed is not None:
             raise NodeFailedError(f"node refuses changes until reopened: {self._failed}")
 

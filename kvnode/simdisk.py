@@ -15,6 +15,9 @@ or syncs through, then raises `PowerLoss` (before the next one takes effect); th
 `crash`es the disk as it was at that instant. `PowerLoss` is a `BaseException`, so code that
 handles ordinary errors cannot swallow the simulated end of the world.
 
+Damage at rest: `damage` flips bits, `zero` zeroes a range and `cut` truncates an extent, on
+the medium itself (durable and current images alike), as decay or a careless operator would.
+
 Faults: `fail(op, times)` makes the next `times` reads, writes or syncs raise `DiskIOError`
 (`times=None`: until `clear_faults`); `flip_bit_on_read(bit)` flips one bit of the next read's
 result. A failed sync leaves its writes pending: they may or may not survive a crash.
@@ -192,6 +195,24 @@ class SimDisk:
         for image in (self._durable[extent], self._current[extent]):
             if offset < len(image):
                 image[offset] ^= mask
+
+    def zero(self, extent: int, offset: int, length: int) -> None:
+        """Zero `length` bytes at `offset` on the medium (a sector that reads back empty)."""
+        check_extent(self._geometry, extent)
+        if offset < 0 or length < 0:
+            raise ValueError("offset and length must not be negative")
+        for image in (self._durable[extent], self._current[extent]):
+            end = min(len(image), offset + length)
+            if offset < end:
+                image[offset:end] = bytes(end - offset)
+
+    def cut(self, extent: int, length: int) -> None:
+        """Lose everything from `length` on, on the medium (a truncated extent file)."""
+        check_extent(self._geometry, extent)
+        if length < 0:
+            raise ValueError("length must not be negative")
+        for image in (self._durable[extent], self._current[extent]):
+            del image[length:]
 
     def clone(self) -> SimDisk:
         """An independent copy, pending writes and faults included (to try many crash plans)."""

@@ -218,8 +218,8 @@ BUGS: tuple[Bug, ...] = (
         patches=(
             Patch(
                 "log",
-                "        # Recovery only scans extents the superblock calls LOG: record the new"
-                " one first.\n        self._write_superblock()\n",
+                "        # damaged), and recovery refuses rather than reset the extent.\n"
+                "        self._write_superblock()\n        self._disk_sync()\n",
                 "",
             ),
         ),
