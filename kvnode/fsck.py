@@ -11,7 +11,13 @@ from kvnode.disk import Disk
 from kvnode.errors import CorruptChunk, CorruptionError
 from kvnode.index_run import Locator
 from kvnode.limits import SUPERBLOCK_EXTENTS
-from kvnode.recovery import find_superblock, plan_recovery, scan_extent
+from kvnode.recovery import (
+    RecoveryPlan,
+    SuperblockFound,
+    find_superblock,
+    plan_recovery,
+    scan_extent,
+)
 from kvnode.superblock import ExtentState
 
 
@@ -49,50 +55,84 @@ class FsckReport:
 
 
 def fsck(disk: Disk) -> FsckReport:
-    """Check `disk` read-only; damage is what recovery would refuse or a get would fail on."""
+    """Check `disk` read-only. Damage is whatever recovery would refuse, whatever it would
+    destroy that still reads as valid, a damaged record a newer one follows, and any durable
+    chunk or live value that fails its checksum; notes are what a crash leaves and recovery
+    repairs (torn tails, a torn newest record, leftovers of a reclamation)."""
     damage: list[Finding] = []
     notes: list[Finding] = []
-    found = find_superblock(disk)
+    plan: RecoveryPlan | None = None
+    try:
+        plan = plan_recovery(disk)
+        found = plan.found
+    except CorruptionError as err:
+        damage.append(Finding(err.extent, err.offset, err.reason))
+        try:
+            found = find_superblock(disk)
+        except CorruptionError:
+            found = None
     if found is None:
         blank = not any(disk.write_pointer(e) for e in range(disk.geometry.extent_count))
-        if not blank:
+        if not blank and not damage:
             damage.append(Finding(None, None, "no valid superblock record"))
         return FsckReport(None, 0, 0, 0, 0, tuple(damage), tuple(notes))
     sb = found.superblock
-    if disk.write_pointer(found.extent) > found.end:
-        notes.append(
-            Finding(
-                found.extent,
-                found.end,
-                f"torn or damaged superblock record after the newest valid one "
-                f"(generation {sb.generation}); recovery will fall back to that one",
-            )
-        )
+    _superblock_findings(found, damage, notes)
     keys = 0
-    try:
-        plan = plan_recovery(disk)
+    if plan is not None:
         keys = len(plan.index)
         for extent, offset, reason in plan.torn:
             notes.append(Finding(extent, offset, f"torn tail, recovery will truncate ({reason})"))
-    except CorruptionError as err:
-        damage.append(Finding(err.extent, err.offset, err.reason))
-        plan = None
+        for chunk in plan.dropped:
+            damage.append(
+                Finding(
+                    chunk.extent,
+                    chunk.offset,
+                    f"valid chunk seq {chunk.seq} follows a gap in the log; recovery will drop "
+                    f"it (a write a crash kept out of order, or damage)",
+                )
+            )
     chunks = verified = scanned = 0
-    for extent in disk.geometry.log_extents:
-        if sb.states[extent] is ExtentState.FREE:
-            if disk.write_pointer(extent):
-                notes.append(Finding(extent, 0, "free extent holds data, recovery will reset it"))
-            continue
-        scanned += 1
-        scan = scan_extent(disk, extent, 0, 0)
-        chunks += len(scan.chunks)
-        verified += sum(c.length for c in scan.chunks)
-        if scan.reason is not None and scan.stop < sb.soft_wps[extent]:
-            damage.append(Finding(extent, scan.stop, f"durable chunk damaged: {scan.reason}"))
+    if len(sb.states) == disk.geometry.extent_count:
+        for extent in disk.geometry.log_extents:
+            if sb.states[extent] is ExtentState.FREE:
+                if disk.write_pointer(extent) and plan is not None and extent in plan.resets:
+                    notes.append(
+                        Finding(
+                            extent, 0, "free extent holds reclaimed data, recovery will reset it"
+                        )
+                    )
+                continue
+            scanned += 1
+            scan = scan_extent(disk, extent, 0, 0)
+            chunks += len(scan.chunks)
+            verified += sum(c.length for c in scan.chunks)
+            if scan.reason is not None and scan.stop < sb.soft_wps[extent]:
+                damage.append(Finding(extent, scan.stop, f"durable chunk damaged: {scan.reason}"))
     if plan is not None:
         damage.extend(_check_locators(disk, plan.index.items()))
     scanned += SUPERBLOCK_EXTENTS
     return FsckReport(sb.generation, scanned, chunks, verified, keys, tuple(damage), tuple(notes))
+
+
+def _superblock_findings(
+    found: SuperblockFound, damage: list[Finding], notes: list[Finding]
+) -> None:
+    generation = found.superblock.generation
+    for bad in found.bad:
+        if bad.followed and not bad.blank:
+            damage.append(
+                Finding(bad.extent, bad.offset, f"damaged superblock record ({bad.reason})")
+            )
+        elif bad.extent == found.extent and bad.offset >= found.end:
+            notes.append(
+                Finding(
+                    bad.extent,
+                    bad.offset,
+                    f"torn or damaged superblock record after the newest valid one "
+                    f"(generation {generation}); recovery will fall back to that one",
+                )
+            )
 
 
 def _check_locators(disk: Disk, items: Iterable[tuple[bytes, Locator]]) -> list[Finding]:

@@ -5,7 +5,9 @@ out one by one with no gaps. The newest valid superblock record names an index r
 every mutation up to `covers_seq`, and for each log extent a soft write pointer below which
 everything is covered by that run. Recovery:
 
-1. takes the newest superblock record that decodes (a torn record fails its checksum);
+1. reads every record position of both superblock extents (records have one fixed size for a
+   geometry) and takes the newest record that decodes: a torn record fails its checksum, and a
+   damaged one anywhere, before, between or after valid ones, hides no newer valid record;
 2. loads the index run it names;
 3. scans every log extent from its soft write pointer, stopping at the first chunk that does not
    decode or whose sequence number does not increase (a torn tail, or stale bytes from before a
@@ -16,23 +18,35 @@ everything is covered by that run. Recovery:
 5. truncates every extent to the end of what was replayed and empties every free extent, and
    syncs, so that stale bytes beyond a write pointer can never be replayed by a later recovery.
 
-Everything up to the superblock's `durable_seq` was synced, so a replay that stops short of it
-has met damage in the middle of the log: that is reported as `CorruptionError`, never repaired
-by silently dropping data. `plan_recovery` only reads; `apply_plan` makes the writes.
+Failing closed. A crash can only lose writes that were never synced, and the node orders its
+writes so that a crash never takes away the newest *durable* record. Damage at rest can: then
+the newest valid record is older than the disk, and trusting it would reset, truncate or drop
+newer durable data. So before anything is destroyed on a record's authority, recovery looks for
+evidence of newer durable state, and raises `CorruptionError` naming extent and offset instead
+of repairing:
+
+* replay must reach the record's `durable_seq` (everything up to it was synced before the record
+  was written) and the `covers_seq` of every valid index-run chunk it scanned (a run is appended
+  only after everything it covers was synced);
+* an extent the record calls free may hold only chunks the record's index run covers (the
+  leftovers of a reclamation whose reset did not persist): a new extent's record is synced
+  before anything is written to it, so a newer chunk there means a newer record was lost.
+
+`plan_recovery` only reads; `apply_plan` makes the writes.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from kvnode.chunk import Kind, decode, decode_header
+from kvnode.chunk import MAGIC, Kind, decode, decode_prefix
 from kvnode.chunk_reader import ChunkReader
 from kvnode.disk import Disk
 from kvnode.errors import CorruptChunk, CorruptionError
 from kvnode.index import MemIndex
 from kvnode.index_run import Locator, decode_run
 from kvnode.limits import CHUNK_HEADER_BYTES, SUPERBLOCK_EXTENTS
-from kvnode.superblock import NO_EXTENT, ExtentState, Superblock
+from kvnode.superblock import NO_EXTENT, ExtentState, Superblock, record_bytes
 
 
 @attrs.frozen
@@ -91,41 +105,59 @@ def scan_extent(disk: Disk, extent: int, start: int, min_seq: int) -> ExtentScan
 
 
 @attrs.frozen
+class BadRecord:
+    """A superblock record position that holds no valid record."""
+
+    extent: int
+    offset: int
+    reason: str
+    #: Every byte is zero: a page a crash never wrote, rather than damaged bytes.
+    blank: bool
+    #: A valid record follows in the same extent, so this is no torn tail a crash left.
+    followed: bool
+
+
+@attrs.frozen
 class SuperblockFound:
-    """The newest valid superblock record and where it ends."""
+    """The newest valid superblock record, where it ends, and the positions that hold none."""
 
     superblock: Superblock
     extent: int
     end: int
+    bad: tuple[BadRecord, ...] = ()
 
 
 def find_superblock(disk: Disk) -> SuperblockFound | None:
-    """The newest superblock record that decodes, in either superblock extent."""
-    candidates: list[tuple[int, int, int, int]] = []  # (generation, extent, offset, end)
-    images: dict[int, bytes] = {}
+    """The newest valid superblock record at any record position of either superblock extent."""
+    size = record_bytes(disk.geometry.extent_count)
+    best: SuperblockFound | None = None
+    bad: list[BadRecord] = []
     for extent in range(SUPERBLOCK_EXTENTS):
         wp = disk.write_pointer(extent)
-        images[extent] = buf = disk.read(extent, 0, wp) if wp else b""
-        pos = 0
-        while pos + CHUNK_HEADER_BYTES <= len(buf):
+        image = memoryview(disk.read(extent, 0, wp) if wp else b"")
+        unreadable: list[tuple[int, str, bool]] = []
+        last_valid = -1
+        for pos in range(0, wp, size):
+            piece = image[pos : pos + size]
             try:
-                header = decode_header(buf[pos : pos + CHUNK_HEADER_BYTES])
-            except CorruptChunk:
-                break
-            end = pos + header.total_bytes
-            if header.kind is not Kind.SUPERBLOCK or end > len(buf):
-                break
-            candidates.append((header.seq, extent, pos, end))
-            pos = end
-    # Only headers so far: verify checksums newest first, and stop at the first whole record.
-    for generation, extent, offset, end in sorted(candidates, reverse=True):
-        try:
-            record = Superblock.decode(memoryview(images[extent])[offset:end])
-        except CorruptChunk:
-            continue
-        if record.generation == generation:
-            return SuperblockFound(record, extent, end)
-    return None
+                if len(piece) < size:
+                    raise CorruptChunk(f"incomplete record of {len(piece)} bytes")
+                record = Superblock.decode(piece)
+            except CorruptChunk as err:
+                unreadable.append((pos, err.reason, not any(piece)))
+                continue
+            if record.encoded_bytes != size:
+                raise CorruptionError(
+                    f"superblock describes {len(record.states)} extents, "
+                    f"disk has {disk.geometry.extent_count}",
+                    extent=extent,
+                    offset=pos,
+                )
+            last_valid = pos
+            if best is None or record.generation > best.superblock.generation:
+                best = SuperblockFound(record, extent, pos + size)
+        bad += (BadRecord(extent, p, r, b, p < last_valid) for p, r, b in unreadable)
+    return None if best is None else attrs.evolve(best, bad=tuple(bad))
 
 
 @attrs.frozen
@@ -140,10 +172,14 @@ class RecoveryPlan:
     resets: tuple[int, ...]
     torn: tuple[tuple[int, int, str], ...]  # (extent, offset, reason) where scans stopped early
     run_extents: frozenset[int] = frozenset()  # extents the durable index run points into
+    #: Valid chunks after a gap in the sequence, which the truncations drop: writes a crash
+    #: kept out of order (they were never synced, or replay would have had to reach them).
+    dropped: tuple[Scanned, ...] = ()
 
 
 def plan_recovery(disk: Disk) -> RecoveryPlan:
-    """Work out the recovered state without writing anything."""
+    """Work out the recovered state without writing anything; `CorruptionError` when the disk
+    holds evidence of durable state the newest valid superblock record cannot account for."""
     geometry = disk.geometry
     index = MemIndex(geometry.extent_count)
     found = find_superblock(disk)
@@ -175,24 +211,92 @@ def plan_recovery(disk: Disk) -> RecoveryPlan:
         ends[chunk.extent] = chunk.offset + chunk.length
         last = chunk.seq
     torn = tuple((e, s.stop, s.reason) for e, s in scans.items() if s.reason is not None)
-    if last < sb.durable_seq:
-        extent, offset, reason = torn[0] if torn else (None, None, "chunks missing")
-        raise CorruptionError(
-            f"log ends at seq {last} but seq {sb.durable_seq} was durable ({reason})",
-            extent=extent,
-            offset=offset,
-        )
+    dropped = tuple(c for c in merged if c.seq > last)
+    beyond = [run for e, stop, _ in torn for run in _runs_beyond(disk, e, stop)]
+    _check_replay_reaches_durable(sb, merged + beyond, last, torn, dropped)
     truncations = tuple((e, end) for e, end in ends.items() if disk.write_pointer(e) > end)
     if disk.write_pointer(found.extent) > found.end:
         truncations += ((found.extent, found.end),)
-    resets = tuple(
-        e
-        for e in geometry.log_extents
-        if sb.states[e] is ExtentState.FREE and disk.write_pointer(e)
-    )
+    resets = _free_extents_to_reset(disk, sb)
     return RecoveryPlan(
-        found, index, last, last - sb.covers_seq, truncations, resets, torn, run_extents
+        found, index, last, last - sb.covers_seq, truncations, resets, torn, run_extents, dropped
     )
+
+
+def _runs_beyond(disk: Disk, extent: int, stop: int) -> list[Scanned]:
+    """Valid index-run chunks after the point where a scan of `extent` stopped. A crash tears
+    only what was never synced, and a run is appended after a sync, so a run beyond a tear
+    means the bytes before it were durable: damage, not a torn tail."""
+    end = disk.write_pointer(extent)
+    if stop + CHUNK_HEADER_BYTES >= end:
+        return []
+    tail = disk.read(extent, stop + 1, end - stop - 1)
+    runs = []
+    at = tail.find(MAGIC)
+    while at >= 0:
+        try:
+            chunk = decode_prefix(memoryview(tail)[at:])
+        except CorruptChunk:
+            pass
+        else:
+            if chunk.kind is Kind.INDEX:
+                offset = stop + 1 + at
+                runs.append(
+                    Scanned(chunk.seq, chunk.kind, b"", extent, offset, chunk.encoded_bytes)
+                )
+        at = tail.find(MAGIC, at + 1)
+    return runs
+
+
+def _check_replay_reaches_durable(
+    sb: Superblock,
+    scanned: list[Scanned],
+    last: int,
+    torn: tuple[tuple[int, int, str], ...],
+    dropped: tuple[Scanned, ...],
+) -> None:
+    """Refuse a replay that stops short of what the disk shows was synced."""
+    required, why = sb.durable_seq, f"seq {sb.durable_seq} was durable"
+    for chunk in scanned:
+        # A run is appended only after everything it covers (seq - 1 and below) was synced.
+        if chunk.kind is Kind.INDEX and chunk.seq - 1 > required:
+            required = chunk.seq - 1
+            why = (
+                f"the index run at extent {chunk.extent} offset {chunk.offset} shows seq "
+                f"{required} was durable"
+            )
+    if last >= required:
+        return
+    if torn:
+        extent, offset, reason = min(torn, key=lambda t: (t[0], t[1]))
+    elif dropped:
+        extent, offset = dropped[0].extent, dropped[0].offset
+        reason = f"seq {last + 1} is missing before seq {dropped[0].seq}"
+    else:
+        extent, offset, reason = None, None, "chunks missing"
+    raise CorruptionError(
+        f"log ends at seq {last} but {why} ({reason})", extent=extent, offset=offset
+    )
+
+
+def _free_extents_to_reset(disk: Disk, sb: Superblock) -> tuple[int, ...]:
+    """Free extents that hold bytes: reset them, unless they hold chunks the record's index
+    run does not cover, which only a newer, lost record can account for."""
+    resets = []
+    for extent in disk.geometry.log_extents:
+        if sb.states[extent] is not ExtentState.FREE or not disk.write_pointer(extent):
+            continue
+        newer = [c for c in scan_extent(disk, extent, 0, 0).chunks if c.seq > sb.covers_seq]
+        if newer:
+            raise CorruptionError(
+                f"superblock record {sb.generation} calls this extent free, but it holds "
+                f"chunk seq {newer[0].seq}, newer than its index run covers ({sb.covers_seq}): "
+                f"a newer superblock record must have been damaged",
+                extent=extent,
+                offset=newer[0].offset,
+            )
+        resets.append(extent)
+    return tuple(resets)
 
 
 def _check_superblock(disk: Disk, sb: Superblock) -> None:

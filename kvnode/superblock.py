@@ -13,8 +13,10 @@ is the record's generation and its value is the body below (little-endian):
     32      4     extent_count  number of entries that follow
     36      5*n   per extent: state u8 (0 free, 1 log, 2 superblock), soft write pointer u32
 
-A torn or damaged record fails its chunk checksum, so recovery takes the newest record that
-decodes: a superblock update is atomic under torn writes. Records are only appended; when one
+Every record of a geometry has the same size, so records lie at fixed positions. A torn or
+damaged record fails its chunk checksum, and recovery takes the newest record that decodes at
+any position: a superblock update is atomic under torn writes, and a damaged record hides no
+newer valid one. Records are only appended; when one
 superblock extent is full the other is reset and written, and the full one is left intact until
 the new extent holds a durable record.
 """
@@ -60,6 +62,11 @@ class Superblock:
     index_length: int
     states: tuple[ExtentState, ...]
     soft_wps: tuple[int, ...]
+
+    @property
+    def encoded_bytes(self) -> int:
+        """Size of the encoded record."""
+        return record_bytes(len(self.states))
 
     def encode(self) -> bytes:
         """The record as a SUPERBLOCK chunk."""
