@@ -5,6 +5,11 @@ and opened anywhere. Bars span an operation's interval; an operation that never 
 off the right edge with a dashed outline. Given a checker result, the bars carry their position
 in the linearization (or in the longest linearizable prefix, ``#1``, ``#2``, ...), and the
 operation that could not be placed is red. Hovering over a bar shows its full description.
+
+Everything the history holds is untrusted: keys, values and results are whatever a store
+returned, error messages whatever it raised, and process names whatever the caller recorded. So
+every field goes into the page through `_text`, which escapes it for HTML text and attributes
+alike, and no text is written any other way.
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 """
 
 
+def _text(value: object) -> str:
+    """`value` as HTML text or a quoted attribute value. A lone surrogate (an error message can
+    hold one) becomes its escape, since no encoding can write it and the page must still save."""
+    escaped = escape(str(value), quote=True)
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def write_timeline(
     history: History, result: LinearizabilityResult | None, path: str | Path
 ) -> None:
@@ -63,7 +75,7 @@ def render_timeline(history: History, result: LinearizabilityResult | None) -> s
         verdict = '<span class="verdict-ok">linearizable</span>'
     else:
         verdict = '<span class="verdict-bad">NOT linearizable</span>'
-    explanation = "" if result is None else f"<pre>{escape(result.explain(limit=200))}</pre>"
+    explanation = "" if result is None else f"<pre>{_text(result.explain(limit=200))}</pre>"
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -71,7 +83,8 @@ def render_timeline(history: History, result: LinearizabilityResult | None) -> s
             '<head><meta charset="utf-8"><title>History timeline</title>',
             f"<style>{_CSS}</style></head>",
             "<body>",
-            f"<h1>History of {len(history)} operations by {len(history.processes)} processes: "
+            f"<h1>History of {_text(len(history))} operations by "
+            f"{_text(len(history.processes))} processes: "
             f"{verdict}</h1>",
             _legend(),
             f'<div class="scroll">{_svg(history, result)}</div>',
@@ -91,7 +104,7 @@ def _legend() -> str:
         ("pending", "pending when the search got stuck"),
         ("culprit", "could not be placed"),
     ]
-    spans = "".join(f'<span class="{cls}">{escape(text)}</span>' for cls, text in items)
+    spans = "".join(f'<span class="{_text(cls)}">{_text(text)}</span>' for cls, text in items)
     return (
         f'<p class="legend">{spans} #n: position in the linearization '
         "(or in the longest linearizable prefix)</p>"
@@ -128,16 +141,17 @@ def _svg(history: History, result: LinearizabilityResult | None) -> str:
         parts.append(
             f'<line class="grid" x1="{gx:.1f}" y1="{_AXIS_HEIGHT - 6}" x2="{gx:.1f}" '
             f'y2="{height}"/><text class="axis-label" x="{gx + 2:.1f}" y="{_AXIS_HEIGHT - 10}">'
-            f"t={times[n]}</text>"
+            f"t={_text(times[n])}</text>"
         )
     lane_of = {p: n for n, p in enumerate(processes)}
     for process in processes:
         top = _AXIS_HEIGHT + lane_of[process] * _LANE_HEIGHT
         odd = " odd" if lane_of[process] % 2 else ""
         parts.append(
-            f'<g class="lane" data-process="{process}">'
+            f'<g class="lane" data-process="{_text(process)}">'
             f'<rect class="lane-bg{odd}" x="0" y="{top}" width="{width}" height="{_LANE_HEIGHT}"/>'
-            f'<text class="lane-label" x="8" y="{top + _BAR_TOP + 17}">process {process}</text>'
+            f'<text class="lane-label" x="8" y="{top + _BAR_TOP + 17}">'
+            f"process {_text(process)}</text>"
         )
         for op in history:
             if op.process == process:
@@ -163,15 +177,16 @@ def _bar(
     number = (
         ""
         if position is None
-        else f'<text class="order" x="{x1 + 1:.1f}" y="{y - 4}">#{position}</text>'
+        else f'<text class="order" x="{x1 + 1:.1f}" y="{y - 4}">#{_text(position)}</text>'
     )
     text = "".join(
-        f'<text class="label" x="{x1 + 4:.1f}" y="{y + dy}">{escape(line)}</text>'
+        f'<text class="label" x="{x1 + 4:.1f}" y="{y + dy}">{_text(line)}</text>'
         for line, dy in ((call, 13), (reply, 27))
         if line
     )
     return (
-        f'<g class="op {" ".join(classes)}" data-op="{op.id}"><title>{escape(title)}</title>'
+        f'<g class="op {_text(" ".join(classes))}" data-op="{_text(op.id)}">'
+        f"<title>{_text(title)}</title>"
         f'<rect x="{x1:.1f}" y="{y}" width="{width:.1f}" height="{_BAR_HEIGHT}" rx="3"/>'
         f"{number}{text}</g>"
     )
