@@ -24,7 +24,7 @@ from kvnode.errors import (
     NodeFailedError,
     ReadOnlyError,
 )
-from kvnode.filedisk import FileDisk
+from kvnode.filedisk import FORMAT_FILE, FileDisk
 from kvnode.limits import DEFAULT_GEOMETRY, SMALL_GEOMETRY, Geometry, Limits
 from kvnode.maintenance import Maintenance, MaintenancePolicy
 from kvnode.node import Node, NodeStats
@@ -65,9 +65,21 @@ def open_dir(
     path: str | os.PathLike[str], *, create: bool = False, geometry: Geometry = DEFAULT_GEOMETRY
 ) -> Node:
     """Open the node in data directory `path`; with `create=True`, make it if it is absent."""
+    if not isinstance(geometry, Geometry):
+        raise KVTypeError(f"geometry must be a Geometry, not {type(geometry).__name__}")
+    if type(create) is not bool:
+        raise KVTypeError(f"create must be a bool, not {type(create).__name__}")
+    if not isinstance(path, str | os.PathLike) or not isinstance(os.fspath(path), str):
+        raise KVTypeError(f"path must be a str or os.PathLike[str], not {type(path).__name__}")
     path = os.fspath(path)
-    if create and not os.path.exists(os.path.join(path, "KVNODE")):
-        disk = FileDisk.create(path, geometry)
+    header = os.path.join(path, FORMAT_FILE)
+    if create and not os.path.lexists(header):
+        try:
+            disk = FileDisk.create(path, geometry)
+        except DataDirError:
+            if not os.path.lexists(header):
+                raise
+            disk = FileDisk.open(path)  # another process created it first
     else:
         disk = FileDisk.open(path)
     try:

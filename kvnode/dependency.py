@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from kvnode.errors import KVTypeError
+
 
 class DurabilityClock:
     """Counts mutations issued and the last one a completed sync covered."""
@@ -46,6 +48,8 @@ class Dependency:
 
     def and_(self, other: Dependency) -> Dependency:
         """A dependency persistent once both are."""
+        if not isinstance(other, Dependency):
+            raise KVTypeError(f"can only combine with a Dependency, not {type(other).__name__}")
         if self._clock is None:
             return other
         if other._clock is None or other._clock is self._clock:

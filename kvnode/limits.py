@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from kvnode.errors import KVTypeError
+
 #: Size of a chunk header in bytes (see `kvnode.chunk` for the layout).
 CHUNK_HEADER_BYTES = 24
 #: Keys never exceed this, whatever the geometry.
@@ -14,7 +16,11 @@ SUPERBLOCK_EXTENTS = 2
 RESERVED_EXTENTS = 2
 
 
-def _check_geometry(instance: Geometry, attribute: attrs.Attribute[int], value: int) -> None:
+def _check_geometry(instance: Geometry, attribute: attrs.Attribute[int], value: object) -> None:
+    # A bool is an int to Python, and a float such as 4096.0 would pass every arithmetic check
+    # and then fail (or round) deep in an encoder: only genuine ints are sizes.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise KVTypeError(f"{attribute.name} must be an int, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 

@@ -82,6 +82,13 @@ class LogState:
     def _guard(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
+        except DiskFullError:
+            # A disk raises this only for an append it undid (a full file system), so nothing
+            # on the disk changed, and a chunk append changes the node's state only once it
+            # succeeds: the node goes on, and writes again once there is room. (A superblock
+            # record can be appended after the node acted on it; `FileDisk` reports running
+            # out of space there as `DiskIOError`.)
+            raise
         except Exception as err:
             self._failed = f"{type(err).__name__}: {err}"
             raise

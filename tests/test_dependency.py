@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kvnode.dependency import Dependency, DurabilityClock
+from kvnode.errors import KVTypeError
 
 
 def issued(clock: DurabilityClock) -> Dependency:
@@ -57,3 +58,9 @@ class TestAnd:
     def test_dependencies_of_different_nodes_do_not_combine(self) -> None:
         with pytest.raises(ValueError, match="different nodes"):
             issued(DurabilityClock()).and_(issued(DurabilityClock()))
+
+    @pytest.mark.parametrize("other", [None, True, 1, "dep", object()], ids=repr)
+    def test_with_something_that_is_not_a_dependency_is_a_type_error(self, other: object) -> None:
+        for dep in (issued(DurabilityClock()), Dependency.persistent()):
+            with pytest.raises(KVTypeError, match="not " + type(other).__name__):
+                dep.and_(other)  # type: ignore[arg-type]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import attrs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from kvnode.errors import KVTypeError
 from kvnode.limits import (
     CHUNK_HEADER_BYTES,
     DEFAULT_GEOMETRY,
@@ -44,6 +47,26 @@ class TestGeometry:
         kwargs = {"page_bytes": 256, "extent_bytes": 4096, "extent_count": 16, field: bad}
         with pytest.raises(ValueError, match=f"{field} must be positive, got {bad}"):
             Geometry(**kwargs)
+
+    @pytest.mark.parametrize("field", ["page_bytes", "extent_bytes", "extent_count"])
+    @pytest.mark.parametrize(
+        "bad", [4096.0, 16.5, True, False, "4096", None, Decimal(16)], ids=repr
+    )
+    def test_fields_that_are_not_ints_are_refused(self, field: str, bad: object) -> None:
+        kwargs: dict[str, object] = {
+            "page_bytes": 256,
+            "extent_bytes": 4096,
+            "extent_count": 16,
+            field: bad,
+        }
+        with pytest.raises(KVTypeError, match=f"{field} must be an int, not {type(bad).__name__}"):
+            Geometry(**kwargs)  # type: ignore[arg-type]
+
+    def test_an_int_subclass_that_is_not_a_bool_is_accepted(self) -> None:
+        class Size(int):
+            pass
+
+        assert Geometry(Size(256), Size(4096), Size(16)) == SMALL_GEOMETRY
 
     @pytest.mark.parametrize("extent_bytes", [4000, 4096 + 1, 128])
     def test_extent_not_a_multiple_of_the_page_is_refused(self, extent_bytes: int) -> None:

