@@ -64,11 +64,11 @@ def fsck(disk: Disk) -> FsckReport:
     plan: RecoveryPlan | None = None
     try:
         plan = plan_recovery(disk)
-        found = plan.found
+        found = find_superblock(disk, every_record=True)
     except CorruptionError as err:
         damage.append(Finding(err.extent, err.offset, err.reason))
         try:
-            found = find_superblock(disk)
+            found = find_superblock(disk, every_record=True)
         except CorruptionError:
             found = None
     if found is None:

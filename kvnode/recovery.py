@@ -30,7 +30,11 @@ of repairing:
   only after everything it covers was synced);
 * an extent the record calls free may hold only chunks the record's index run covers (the
   leftovers of a reclamation whose reset did not persist): a new extent's record is synced
-  before anything is written to it, so a newer chunk there means a newer record was lost.
+  before anything is written to it, so a newer chunk there means a newer record was lost;
+* likewise a log extent's first chunk, when the record's soft write pointer lies past it: a
+  newer one means the extent was reset and reused since;
+* an index-run chunk found beyond the point where a scan stopped shows that the bytes before
+  it were synced, so the stop is damage, not a torn tail.
 
 `plan_recovery` only reads; `apply_plan` makes the writes.
 """
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import attrs
 
-from kvnode.chunk import MAGIC, Kind, decode, decode_prefix
+from kvnode.chunk import MAGIC, Kind, decode, decode_header, decode_prefix
 from kvnode.chunk_reader import ChunkReader
 from kvnode.disk import Disk
 from kvnode.errors import CorruptChunk, CorruptionError
@@ -127,37 +131,71 @@ class SuperblockFound:
     bad: tuple[BadRecord, ...] = ()
 
 
-def find_superblock(disk: Disk) -> SuperblockFound | None:
-    """The newest valid superblock record at any record position of either superblock extent."""
+def find_superblock(disk: Disk, *, every_record: bool = False) -> SuperblockFound | None:
+    """The newest valid superblock record at any record position of either superblock extent.
+
+    Headers first: records are checksummed newest first until one verifies, so an open costs
+    one checksum, not one per record. With `every_record` (fsck), every record is verified and
+    every unreadable position reported.
+    """
     size = record_bytes(disk.geometry.extent_count)
-    best: SuperblockFound | None = None
-    bad: list[BadRecord] = []
+    images: dict[int, memoryview] = {}
+    candidates: list[tuple[int, int, int]] = []  # (generation, extent, offset)
+    bad: list[tuple[int, int, str]] = []
     for extent in range(SUPERBLOCK_EXTENTS):
         wp = disk.write_pointer(extent)
-        image = memoryview(disk.read(extent, 0, wp) if wp else b"")
-        unreadable: list[tuple[int, str, bool]] = []
-        last_valid = -1
+        images[extent] = image = memoryview(disk.read(extent, 0, wp) if wp else b"")
         for pos in range(0, wp, size):
-            piece = image[pos : pos + size]
             try:
-                if len(piece) < size:
-                    raise CorruptChunk(f"incomplete record of {len(piece)} bytes")
-                record = Superblock.decode(piece)
+                candidates.append((_record_header(disk, image, extent, pos, size), extent, pos))
             except CorruptChunk as err:
-                unreadable.append((pos, err.reason, not any(piece)))
-                continue
-            if record.encoded_bytes != size:
-                raise CorruptionError(
-                    f"superblock describes {len(record.states)} extents, "
-                    f"disk has {disk.geometry.extent_count}",
-                    extent=extent,
-                    offset=pos,
-                )
-            last_valid = pos
-            if best is None or record.generation > best.superblock.generation:
-                best = SuperblockFound(record, extent, pos + size)
-        bad += (BadRecord(extent, p, r, b, p < last_valid) for p, r, b in unreadable)
-    return None if best is None else attrs.evolve(best, bad=tuple(bad))
+                bad.append((extent, pos, err.reason))
+    best: SuperblockFound | None = None
+    verified: dict[int, int] = {}  # extent -> offset of its last valid record seen
+    for _generation, extent, pos in sorted(candidates, reverse=True):
+        if best is not None and not every_record:
+            break
+        piece = images[extent][pos : pos + size]
+        try:
+            if best is None:
+                best = SuperblockFound(Superblock.decode(piece), extent, pos + size)
+            else:
+                decode(piece)  # older records are only checked, not parsed: fsck reads many
+        except CorruptChunk as err:
+            bad.append((extent, pos, err.reason))
+            continue
+        verified[extent] = max(verified.get(extent, -1), pos)
+    if best is None:
+        return None
+    found = tuple(
+        BadRecord(e, p, r, not any(images[e][p : p + size]), p < verified.get(e, -1))
+        for e, p, r in sorted(bad)
+    )
+    return attrs.evolve(best, bad=found)
+
+
+def _record_header(disk: Disk, image: memoryview, extent: int, pos: int, size: int) -> int:
+    """The generation a record position's header claims (its checksum not yet verified)."""
+    piece = image[pos : pos + size]
+    if len(piece) < CHUNK_HEADER_BYTES:
+        raise CorruptChunk(f"incomplete record of {len(piece)} bytes")
+    header = decode_header(piece)
+    if header.kind is not Kind.SUPERBLOCK or header.key_len:
+        raise CorruptChunk(f"expected a superblock chunk, found {header.kind.name}")
+    if header.total_bytes != size:
+        try:
+            record = Superblock.decode(image[pos:])
+        except CorruptChunk:
+            raise CorruptChunk(f"record of {header.total_bytes} bytes, not {size}") from None
+        raise CorruptionError(
+            f"superblock describes {len(record.states)} extents, "
+            f"disk has {disk.geometry.extent_count}",
+            extent=extent,
+            offset=pos,
+        )
+    if len(piece) < size:
+        raise CorruptChunk(f"incomplete record of {len(piece)} bytes")
+    return header.seq
 
 
 @attrs.frozen
@@ -190,6 +228,7 @@ def plan_recovery(disk: Disk) -> RecoveryPlan:
         return RecoveryPlan(None, index, 0, 0, (), resets, ())
     sb = found.superblock
     _check_superblock(disk, sb)
+    _check_not_reused(disk, sb)
     run_extents: frozenset[int] = frozenset()
     if sb.index_extent != NO_EXTENT:
         run_extents = _load_index_run(disk, sb, index)
@@ -221,6 +260,28 @@ def plan_recovery(disk: Disk) -> RecoveryPlan:
     return RecoveryPlan(
         found, index, last, last - sb.covers_seq, truncations, resets, torn, run_extents, dropped
     )
+
+
+def _check_not_reused(disk: Disk, sb: Superblock) -> None:
+    """Refuse when a log extent was reset and written again since the record: everything below
+    a soft write pointer was written before the flush that set it, so the extent's first chunk
+    cannot be newer than the record's index run covers. (One header per extent: the rest of
+    the covered log is not read at open.)"""
+    for extent in disk.geometry.log_extents:
+        if sb.states[extent] is not ExtentState.LOG or sb.soft_wps[extent] < CHUNK_HEADER_BYTES:
+            continue
+        try:
+            header = decode_header(disk.read(extent, 0, CHUNK_HEADER_BYTES))
+        except CorruptChunk:
+            continue  # a damaged chunk, not evidence of reuse: reads of it will fail
+        if header.seq > sb.covers_seq:
+            raise CorruptionError(
+                f"the extent starts with chunk seq {header.seq}, newer than superblock record "
+                f"{sb.generation}'s index run covers ({sb.covers_seq}): it was reset and "
+                f"reused after a newer superblock record that must have been damaged",
+                extent=extent,
+                offset=0,
+            )
 
 
 def _runs_beyond(disk: Disk, extent: int, stop: int) -> list[Scanned]:

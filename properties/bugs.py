@@ -57,7 +57,10 @@ def _config(profile: str, **overrides: Any) -> settings:
 
 def _stateful(bug: Bug, seed: int, profile: str) -> Detection:
     machine = conformance_machine(
-        bug.target_factory(), crashes=bug.check != "conformance", faults=bug.check == "faults"
+        bug.target_factory(),
+        crashes=bug.check != "conformance",
+        faults=bug.check == "faults",
+        damage=bug.check == "damage",
     )
     config = _config(profile, max_examples=EXAMPLES, stateful_step_count=STEPS)
     test = hypothesis_seed(seed)(get_state_machine_test(machine, settings=config))
@@ -141,6 +144,7 @@ _RUNNERS: dict[str, Callable[[Bug, int, str], Detection]] = {
     "conformance": _stateful,
     "crashes": _stateful,
     "faults": _stateful,
+    "damage": _stateful,
     "codec": _codec,
     "races": _races,
 }

@@ -28,11 +28,12 @@ CHECKS = {
     "conformance": "the conformance machine without crash steps",
     "crashes": "the conformance machine with dirty reboots (crash consistency)",
     "faults": "the conformance machine with injected disk faults",
+    "damage": "the conformance machine with damage at rest (bit flips, zeroed sectors, cuts)",
     "exhaustive": "exhaustive crash states of short histories",
     "codec": "a codec robustness property (properties.codecs)",
     "races": "linearizability under the controlled scheduler (properties.concurrency)",
 }
-KINDS = ("functional", "crash", "fault", "concurrency", "serialization")
+KINDS = ("functional", "crash", "fault", "damage", "concurrency", "serialization")
 
 
 @attrs.frozen
@@ -274,6 +275,66 @@ BUGS: tuple[Bug, ...] = (
                 "            except OSError:\n                continue\n",
             ),
         ),
+    ),
+    # -- damage at rest ---------------------------------------------------------------------
+    Bug(
+        "superblock_scan_stops_at_damage",
+        "damage",
+        "The superblock scan stops at the first record that fails to decode, and recovery then "
+        "trusts the older record it found: it resets extents that record calls free and ends "
+        "replay at a gap, though the disk holds newer synced chunks. One flipped bit in an old "
+        "record loses synced data silently, and fsck calls the store clean.",
+        "damage",
+        patches=(
+            Patch(
+                "recovery",
+                "                bad.append((extent, pos, err.reason))\n",
+                "                bad.append((extent, pos, err.reason))\n                break\n",
+            ),
+            Patch(
+                "recovery",
+                "        newer = [c for c in scan_extent(disk, extent, 0, 0).chunks"
+                " if c.seq > sb.covers_seq]\n",
+                "        newer: list[Scanned] = []\n",
+            ),
+            Patch(
+                "recovery",
+                "        if chunk.kind is Kind.INDEX and chunk.seq - 1 > required:\n",
+                "        if False:\n",
+            ),
+        ),
+    ),
+    Bug(
+        "superblock_checksum_ignored",
+        "damage",
+        "Recovery picks the superblock record by its header and parses the body without "
+        "checking the record's checksum, to save a CRC per record: a flipped bit in a soft "
+        "write pointer, a sequence number or the generation is trusted, and recovery truncates "
+        "or skips durable chunks on its word.",
+        "damage",
+        patches=(
+            Patch(
+                "recovery",
+                "                record = Superblock.decode(piece)\n",
+                "                record = decode_body(uint(piece, 4, 8), bytes(piece[24:]))\n",
+            ),
+            Patch(
+                "recovery",
+                "from kvnode.errors import CorruptChunk, CorruptionError\n",
+                "from kvnode.errors import CorruptChunk, CorruptionError\n"
+                "from kvnode.fields import uint\nfrom kvnode.superblock import decode_body\n",
+            ),
+        ),
+    ),
+    Bug(
+        "mid_log_damage_taken_for_torn_tail",
+        "damage",
+        "Recovery takes any chunk that fails to decode for the torn tail a crash leaves: replay "
+        "ends there and the synced chunks after it are truncated away, although the superblock "
+        "says they were durable (LevelDB's distinction: a torn tail is end of log, a bad "
+        "checksum in the middle is corruption).",
+        "damage",
+        patches=(Patch("recovery", "    if last >= required:\n        return\n", "    return\n"),),
     ),
     # -- concurrency -----------------------------------------------------------------------
     _override(

@@ -67,18 +67,25 @@ def conformance_machine(
     coverage: Coverage | None = None,
     crashes: bool = True,
     faults: bool = False,
+    damage: bool = False,
 ) -> type[ConformanceMachine]:
     """A `ConformanceMachine` for `target_factory`, its strategies fitted to its limits.
 
     With `crashes` (the default) and a target on a `SimDisk`, the operations include dirty
     reboots; with `faults`, injected disk faults too. Run the machine with faults off as well,
-    so that their relaxed comparison can never hide an unrelated bug.
+    so that their relaxed comparison can never hide an unrelated bug. With `damage` and a
+    target that can be damaged (`Target.can_damage`), steps damage its storage at rest.
     """
     probe: Target = as_target(target_factory())
     limits, page_bytes, has_disk = probe.limits, probe.page_bytes, probe.disk is not None
+    damage_on = damage and probe.can_damage and probe.can_reboot
     probe.cleanup()
     strategy = operations(
-        limits, page_bytes, crashes=crashes and has_disk, faults_on=faults and has_disk
+        limits,
+        page_bytes,
+        crashes=crashes and has_disk,
+        faults_on=faults and has_disk,
+        damage_on=damage_on,
     )
 
     class Machine(ConformanceMachine):
@@ -86,7 +93,11 @@ def conformance_machine(
             RuleBasedStateMachine.__init__(self)
             cls = type(self)
             self.h = Harness(
-                as_target(cls.target_factory()), cls.coverage, crashes=crashes, faults=faults
+                as_target(cls.target_factory()),
+                cls.coverage,
+                crashes=crashes,
+                faults=faults,
+                damage=damage,
             )
             ConformanceMachine.last_harness = self.h
 
@@ -98,5 +109,6 @@ def conformance_machine(
     Machine.target_factory = staticmethod(target_factory)
     Machine.coverage = coverage
     name = getattr(target_factory, "__name__", "target")
-    Machine.__name__ = Machine.__qualname__ = f"{'Faults' if faults else 'Conformance'}_{name}"
+    kind = "Damage" if damage else "Faults" if faults else "Conformance"
+    Machine.__name__ = Machine.__qualname__ = f"{kind}_{name}"
     return Machine

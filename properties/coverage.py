@@ -42,6 +42,9 @@ STATES = {
     "fault-sync-until-reboot": "every disk sync failed until the next reboot",
     "fault-bitflip": "a disk read returned a flipped bit",
     "fault-surfaced": "an operation failed cleanly because of an injected fault",
+    "damage-refused": "after damage at rest, reopening refused with a documented error",
+    "damage-read-failed": "after damage at rest, the store opened but a read was refused",
+    "damage-tolerated": "after damage at rest, the store opened and every read was right",
 }
 #: States that only a store reporting kvnode's `NodeStats` fields can reach.
 NODE_STATES = frozenset({"reclaim-moved-live", "reboot-index-and-log", "get-after-moving-reclaim"})
@@ -49,9 +52,12 @@ NODE_STATES = frozenset({"reclaim-moved-live", "reboot-index-and-log", "get-afte
 CRASH_STATES = frozenset(s for s in STATES if s.startswith("crash-"))
 #: States that need fault injection switched on.
 FAULT_STATES = frozenset(s for s in STATES if s.startswith("fault-"))
-#: Operations that need a crashable disk, and those that need fault injection.
+#: States that need damage at rest switched on, on a target that can be damaged.
+DAMAGE_STATES = frozenset(s for s in STATES if s.startswith("damage-"))
+#: Operations that need a crashable disk, fault injection, or damage at rest.
 CRASH_OPS = frozenset({"dirty_reboot"})
 FAULT_OPS = frozenset({"fail_disk", "flip_bit"})
+DAMAGE_OPS = frozenset({"damage"})
 
 
 @attrs.define

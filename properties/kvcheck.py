@@ -82,10 +82,11 @@ def run_conformance(
     base: settings,
     progress: Progress,
     faults: bool = False,
+    damage: bool = False,
 ) -> PropertyResult:
     """Run the conformance machine in seeded batches until the budget is spent or it fails."""
     coverage = Coverage()
-    machine = conformance_machine(factory, coverage=coverage, faults=faults)
+    machine = conformance_machine(factory, coverage=coverage, faults=faults, damage=damage)
     config = settings(base, max_examples=BATCH_EXAMPLES, database=None, deadline=None)
     began = time.monotonic()
     progress.start(name, coverage, budget)
@@ -169,11 +170,13 @@ def _jobs(specs: list[str]) -> list[tuple[str, str, Callable[[], Target], str]]:
     for spec in specs:
         factory = load_factory(spec)
         probe = factory()
-        has_disk = probe.disk is not None
+        has_disk, can_damage = probe.disk is not None, probe.can_damage and probe.can_reboot
         probe.cleanup()
         jobs.append((f"conformance[{_short(spec)}]", spec, factory, "conformance"))
         if has_disk:
             jobs.append((f"faults[{_short(spec)}]", spec, factory, "faults"))
+        if can_damage:
+            jobs.append((f"damage[{_short(spec)}]", spec, factory, "damage"))
     return jobs
 
 
@@ -211,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 base=base,
                 progress=progress,
                 faults=kind == "faults",
+                damage=kind == "damage",
             )
         )
     if args.exhaustive_crashes:

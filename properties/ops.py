@@ -21,6 +21,7 @@ KINDS = (
     "dirty_reboot",
     "fail_disk",
     "flip_bit",
+    "damage",
 )
 
 
@@ -108,3 +109,8 @@ def fail_disk(op: str, times: int | None) -> Op:
 def flip_bit(bit: int) -> Op:
     """Flip a bit of the next read."""
     return Op("flip_bit", (bit,))
+
+
+def damage(how: str, region: int, offset: int, from_end: bool, bits: int, flush_first: bool) -> Op:
+    """Damage the closed store's storage at rest (see `properties.damage`)."""
+    return Op("damage", (how, region, offset, from_end, bits, flush_first))

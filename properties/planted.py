@@ -161,7 +161,12 @@ class _StaleReplay(Node):
 
     @classmethod
     def open(
-        cls, disk: Disk, limits: Limits | None = None, *, locks: LockFactory = thread_lock
+        cls,
+        disk: Disk,
+        limits: Limits | None = None,
+        *,
+        locks: LockFactory = thread_lock,
+        read_only: bool = False,
     ) -> Node:
         plan = attrs.evolve(plan_recovery(disk), truncations=())
         apply_plan(disk, plan)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from kvnode.limits import CHUNK_HEADER_BYTES, Limits
 from properties import ops
+from properties.damage import HOWS
 from properties.ops import KINDS, Op
 
 #: Relative weight of each operation kind, in `KINDS` order (0: only when switched on).
@@ -33,6 +34,7 @@ WEIGHTS = {
     "dirty_reboot": 2,
     "fail_disk": 1,
     "flip_bit": 1,
+    "damage": 2,
 }
 assert tuple(WEIGHTS) == KINDS
 #: Pending writes a crash plan can name by position; later ones are lost.
@@ -101,8 +103,33 @@ def faults() -> st.SearchStrategy[Op]:
     )
 
 
+def damages(page_bytes: int) -> st.SearchStrategy[Op]:
+    """Damage at rest: a flipped bit (mostly single bits), a zeroed sector or a truncation,
+    somewhere in a region, often counted from its end, where the newest records are."""
+    return st.builds(
+        ops.damage,
+        st.sampled_from(HOWS),
+        # Regions 0 and 1 are the newest superblock record and the index run, where damage
+        # tests recovery's trust hardest; higher numbers fall on whole extents.
+        st.integers(min_value=0, max_value=1) | st.integers(min_value=0, max_value=15),
+        # The low bytes of a structure's first little-endian fields (its header, then
+        # sequence numbers and offsets), where a flipped bit changes what recovery believes.
+        st.integers(min_value=0, max_value=15).map(lambda i: 4 * i)
+        | st.integers(min_value=0, max_value=4 * page_bytes)
+        | st.integers(min_value=0),
+        st.booleans(),
+        st.sampled_from([0, 1, 3, 7, 15, 31, 63, 127]) | st.integers(min_value=0, max_value=254),
+        st.booleans(),
+    )
+
+
 def operations(
-    limits: Limits, page_bytes: int, *, crashes: bool = False, faults_on: bool = False
+    limits: Limits,
+    page_bytes: int,
+    *,
+    crashes: bool = False,
+    faults_on: bool = False,
+    damage_on: bool = False,
 ) -> st.SearchStrategy[Op]:
     """One operation, drawn with `WEIGHTS`, with biased arguments."""
 
@@ -120,6 +147,8 @@ def operations(
             return crash_plans(limits, page_bytes)
         if kind == "fail_disk":
             return faults()
+        if kind == "damage":
+            return damages(page_bytes)
         if kind == "flip_bit":
             return st.builds(ops.flip_bit, st.integers(min_value=0, max_value=8 * page_bytes))
         return st.just(Op(kind))
@@ -129,6 +158,7 @@ def operations(
         for kind in KINDS
         if (kind != "dirty_reboot" or crashes)
         and (kind not in ("fail_disk", "flip_bit") or faults_on)
+        and (kind != "damage" or damage_on)
     }
     # one_of shrinks towards its first branches, so KINDS order keeps simple steps preferred.
     # A kind is weighted by repeating its branch; each copy must be a distinct strategy object

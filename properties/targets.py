@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from kvnode import SMALL_GEOMETRY, FileDisk, Geometry, Limits, Node, SimDisk
+from kvnode import SMALL_GEOMETRY, FileDisk, Geometry, KVError, Limits, Node, SimDisk
+from kvnode.fsck import FsckReport, fsck
+from properties.damage import Damage, damage_files, damage_simdisk
 
 #: The built-in targets' disk: small enough that extents fill, roll over, get reclaimed and
 #: sometimes run out within one example (8 extents: 2 superblock, 2 reserved, 4 for data).
@@ -61,6 +63,27 @@ class Target:
         """Contents an independent recovery of a copy of the storage finds (needs `disk`)."""
         raise NotImplementedError
 
+    #: Whether the damage-at-rest property applies: the target implements the four methods
+    #: below over storage the property may damage while the store is closed.
+    can_damage = False
+
+    def damage(self, damage: Damage) -> str | None:
+        """Damage the closed store's durable storage; say where (None: nothing to damage)."""
+        raise NotImplementedError
+
+    def save(self) -> object:
+        """A copy of the closed store's storage, for `restore`."""
+        raise NotImplementedError
+
+    def restore(self, saved: object) -> None:
+        """Put back the storage `save` copied."""
+        raise NotImplementedError
+
+    def fsck(self) -> FsckReport | None:
+        """Check the closed store's storage without changing it (None: the checker refused to
+        look at it at all, which counts as finding damage)."""
+        raise NotImplementedError
+
 
 class SimDiskTarget(Target):
     """The built-in node (or a `node_class` derived from it) on a fresh simulated disk."""
@@ -87,6 +110,29 @@ class SimDiskTarget(Target):
         finally:
             node.close()
 
+    can_damage = True
+
+    def damage(self, damage: Damage) -> str | None:
+        """Damage the disk's durable image."""
+        return damage_simdisk(self.disk, damage)
+
+    def save(self) -> object:
+        """A clone of the disk."""
+        return self.disk.clone()
+
+    def restore(self, saved: object) -> None:
+        """Go back to a clone `save` made (cloned again, so it can be restored twice)."""
+        assert isinstance(saved, SimDisk)
+        self.disk = saved.clone()
+
+    def fsck(self) -> FsckReport:
+        """fsck of the disk (it only reads), from the node's own package: a planted copy of
+        the node is checked by its own copy of fsck, which shares its recovery."""
+        package = self.node_class.__module__.rpartition(".")[0]
+        own: Any = importlib.import_module(f"{package}.fsck")
+        report: FsckReport = own.fsck(self.disk)
+        return report
+
 
 class FileDiskTarget(Target):
     """The built-in node on real files in a temporary data directory."""
@@ -111,6 +157,35 @@ class FileDiskTarget(Target):
     def cleanup(self) -> None:
         """Remove the temporary directory."""
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    can_damage = True
+
+    def damage(self, damage: Damage) -> str | None:
+        """Damage one of the data directory's files (extent files first, then the header)."""
+        return damage_files(self.path, damage, self.geometry.page_bytes)
+
+    def save(self) -> object:
+        """A copy of the data directory."""
+        saved = tempfile.mkdtemp(prefix="saved-", dir=self._tmp)
+        shutil.copytree(self.path, f"{saved}/data")
+        return f"{saved}/data"
+
+    def restore(self, saved: object) -> None:
+        """Put back the copy `save` made."""
+        assert isinstance(saved, str)
+        shutil.rmtree(self.path)
+        shutil.copytree(saved, self.path)
+
+    def fsck(self) -> FsckReport | None:
+        """fsck of the directory, opened read-only; None if it cannot even be opened."""
+        try:
+            disk = FileDisk.open(self.path, read_only=True)
+        except KVError:
+            return None
+        try:
+            return fsck(disk)
+        finally:
+            disk.close()
 
 
 class StoreTarget(Target):

@@ -46,7 +46,7 @@ def test_a_planted_bug_fails_with_a_replayable_reproduction(
     assert "Minimal failing sequence" in out
     assert "--seed" in out
     suite = ET.parse(junit).getroot()
-    assert suite.get("failures") == "2"  # conformance and faults both catch it
+    assert suite.get("failures") == "3"  # conformance, faults and damage all catch it
     replay = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(regression)],
         capture_output=True,
