@@ -417,7 +417,19 @@ def _load_index_run(disk: Disk, sb: Superblock, index: MemIndex) -> frozenset[in
 
 
 def apply_plan(disk: Disk, plan: RecoveryPlan) -> None:
-    """Make the disk match the plan, durably, before anything new is written."""
+    """Make the disk match the plan, durably, before anything new is written.
+
+    A plan that destroys bytes is made twice first: a read that returned flipped bits once
+    would otherwise have recovery truncate a valid record or chunk on its word. If the disk
+    reads back differently the second time, nothing is written and `CorruptionError` is raised.
+    """
+    if plan.truncations or plan.resets:
+        again = plan_recovery(disk)
+        if _destroys(again) != _destroys(plan):
+            raise CorruptionError(
+                "the disk read back differently on a second look; recovery destroys nothing "
+                "on the word of a read it cannot repeat"
+            )
     for extent, length in plan.truncations:
         disk.truncate(extent, length)
     for extent in plan.resets:
@@ -425,3 +437,9 @@ def apply_plan(disk: Disk, plan: RecoveryPlan) -> None:
     # Always sync: what survived a process crash may still sit in the OS cache, and the node
     # is about to treat everything it replayed as durable.
     disk.sync()
+
+
+def _destroys(plan: RecoveryPlan) -> tuple[object, ...]:
+    """What a plan is about to destroy, and on whose authority."""
+    generation = None if plan.found is None else plan.found.superblock.generation
+    return (generation, plan.last_seq, plan.truncations, plan.resets)

@@ -7,7 +7,12 @@ import pytest
 
 from kvnode import CorruptionError, Geometry, Node, ReadOnlyError, SimDisk
 from kvnode.fsck import fsck
+from kvnode.recovery import apply_plan, find_superblock, plan_recovery
 from kvnode.superblock import record_bytes
+from properties.sweep import reference, run_history
+
+SWEEP_GEOMETRY = Geometry(page_bytes=256, extent_bytes=4096, extent_count=8)
+RECORD_SMALL = record_bytes(SWEEP_GEOMETRY.extent_count)
 
 GEOMETRY = Geometry(page_bytes=256, extent_bytes=4096, extent_count=12)
 RECORD = record_bytes(GEOMETRY.extent_count)
@@ -121,3 +126,45 @@ def test_fsck_refuses_cleanly_when_the_disk_has_more_extents_than_the_superblock
     assert "superblock describes 8 extents" in str(report.damage[0])
     with pytest.raises(CorruptionError, match="describes 8 extents"):
         Node.open(big)
+
+
+def test_a_bit_flipped_while_recovery_reads_never_loses_or_destroys_synced_data() -> None:
+    """On a store whose older records no longer account for the log (extents were reclaimed
+    and reused), a flip in the newest record's read must not make recovery truncate it."""
+    disk = SimDisk(SWEEP_GEOMETRY)
+    node = Node.open(disk)
+    run_history(node)
+    node.close()
+    want = sorted(reference().items())
+    found = find_superblock(disk)
+    assert found is not None
+    extent, newest = found.extent, found.end - RECORD_SMALL
+    disk.append(extent, b"\x01" * (RECORD_SMALL // 2))  # a torn record recovery truncates
+    disk.sync()
+    for bit in range(8 * newest, 8 * found.end, 5):
+        copy = disk.clone()
+        if extent == 1:
+            copy.flip_bit_on_read(0)  # extent 0 is read first
+        copy.flip_bit_on_read(bit)
+        try:
+            opened = Node.open(copy)
+        except CorruptionError:
+            pass
+        else:
+            assert opened.scan() == want, bit
+            opened.close()
+        copy.clear_faults()
+        assert Node.open(copy).scan() == want, bit
+
+
+def test_recovery_destroys_nothing_on_the_word_of_a_read_it_cannot_repeat() -> None:
+    disk = hundred_synced_keys()
+    newest = disk.write_pointer(0) - RECORD
+    images = [disk.durable_image(e) for e in range(GEOMETRY.extent_count)]
+    disk.flip_bit_on_read(8 * newest)  # the newest record reads back damaged, once
+    plan = plan_recovery(disk)
+    assert (0, newest) in plan.truncations  # it would truncate a valid record away
+    with pytest.raises(CorruptionError, match="read back differently"):
+        apply_plan(disk, plan)
+    assert [disk.durable_image(e) for e in range(GEOMETRY.extent_count)] == images
+    assert disk.pending_writes() == ()
