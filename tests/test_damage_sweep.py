@@ -29,6 +29,7 @@ from properties.sweep import (
     KEYS,
     REGIONS,
     Case,
+    SweepReport,
     reference,
     replay,
     run_history,
@@ -186,38 +187,28 @@ def test_a_bad_case_replays_exactly_from_its_recipe() -> None:
 DATA_LOSS = BY_NAME["superblock_scan_stops_at_damage"]
 
 
-def planted_data_loss() -> list[Patch]:
-    """The catalog's patches that plant the bug back into `kvnode.recovery`."""
-    return list(DATA_LOSS.patches)
-
-
-def test_the_sweep_catches_a_recovery_that_trusts_an_older_superblock_record() -> None:
-    package = patched_package("kvnode_sweep_trusts_older_record", planted_data_loss())
-    fsck_module = patched.module(package, "fsck")
-    report = sweep(
+def sweep_planted(name: str, patches: list[Patch]) -> SweepReport:
+    """The sampled sweep of the newest headers, on a copy of the node with `patches`."""
+    package = patched_package(name, patches)
+    return sweep(
         "sim",
         sample=200,
         seed=SEED,
         select=newest_headers(),
         node_class=package.Node,
-        fsck_fn=fsck_module.fsck,
+        fsck_fn=patched.module(package, "fsck").fsck,
     )
+
+
+def test_the_sweep_catches_a_recovery_that_trusts_an_older_superblock_record() -> None:
+    report = sweep_planted("kvnode_sweep_trusts_older_record", list(DATA_LOSS.patches))
     assert report.counts["wrong"] + report.counts["missing"] > 0, report.summary()
     assert report.fsck_disagreements
     assert "properties.sweep.replay(properties.sweep.Case(" in report.summary()
 
 
 def test_a_recovery_that_trusts_an_older_record_still_refuses_to_destroy_newer_data() -> None:
-    patches = planted_data_loss()
-    package = patched_package("kvnode_sweep_trusts_older_record_only", patches[:1])
-    fsck_module = patched.module(package, "fsck")
-    report = sweep(
-        "sim",
-        sample=200,
-        seed=SEED,
-        select=newest_headers(),
-        node_class=package.Node,
-        fsck_fn=fsck_module.fsck,
-    )
+    # Only the first half: the scan stops early, but the evidence checks are still there.
+    report = sweep_planted("kvnode_sweep_trusts_older_record_only", list(DATA_LOSS.patches[:1]))
     assert report.ok, report.summary()
     assert report.counts["refused"] > 0
