@@ -315,8 +315,10 @@ BUGS: tuple[Bug, ...] = (
         patches=(
             Patch(
                 "recovery",
-                "                record = Superblock.decode(piece)\n",
-                "                record = decode_body(uint(piece, 4, 8), bytes(piece[24:]))\n",
+                "                best = SuperblockFound("
+                "Superblock.decode(piece), extent, pos + size)\n",
+                "                record = decode_body(uint(piece, 4, 8), bytes(piece[24:]))\n"
+                "                best = SuperblockFound(record, extent, pos + size)\n",
             ),
             Patch(
                 "recovery",

@@ -31,7 +31,7 @@ def first_detection(bug: Bug) -> Detection:
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
 def test_the_check_finds_the_bug_and_shrinks_it(bug: Bug) -> None:
     run = first_detection(bug)
-    if bug.check in ("conformance", "crashes", "faults"):
+    if bug.check in ("conformance", "crashes", "faults", "damage"):
         assert run.operations is not None and run.operations <= SHORT, run
     if bug.check == "crashes":
         assert run.crashes, run
