@@ -419,11 +419,13 @@ def _load_index_run(disk: Disk, sb: Superblock, index: MemIndex) -> frozenset[in
 def apply_plan(disk: Disk, plan: RecoveryPlan) -> None:
     """Make the disk match the plan, durably, before anything new is written.
 
-    A plan that destroys bytes is made twice first: a read that returned flipped bits once
-    would otherwise have recovery truncate a valid record or chunk on its word. If the disk
-    reads back differently the second time, nothing is written and `CorruptionError` is raised.
+    A plan that truncates a superblock extent or resets an extent is made twice first: a read
+    that returned flipped bits once would otherwise have recovery destroy a valid record, or
+    what a valid record names, on its word. (A log tail it truncates holds nothing promised
+    durable, or the plan would have refused.) If the disk reads back
+    differently the second time, nothing is written and `CorruptionError` is raised.
     """
-    if plan.truncations or plan.resets:
+    if plan.resets or any(extent < SUPERBLOCK_EXTENTS for extent, _ in plan.truncations):
         again = plan_recovery(disk)
         if _destroys(again) != _destroys(plan):
             raise CorruptionError(

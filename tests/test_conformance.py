@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
@@ -11,11 +13,12 @@ import properties.profiles
 from properties import (
     STATES,
     Coverage,
+    Target,
     conformance_machine,
     filedisk_target,
     simdisk_target,
 )
-from properties.coverage import CRASH_STATES, FAULT_STATES
+from properties.coverage import CRASH_STATES, DAMAGE_STATES, FAULT_STATES
 
 TestConformanceOnSimDisk = conformance_machine(simdisk_target).TestCase
 TestConformanceWithFaultsOnSimDisk = conformance_machine(simdisk_target, faults=True).TestCase
@@ -44,7 +47,20 @@ def test_run_without_crashes_reaches_every_state_and_operation() -> None:
     )
     assert coverage.missed_states() == []
     assert coverage.missed_ops() == []
-    assert set(coverage.states) == set(STATES) - CRASH_STATES - FAULT_STATES
+    assert set(coverage.states) == set(STATES) - CRASH_STATES - FAULT_STATES - DAMAGE_STATES
+
+
+@pytest.mark.parametrize("factory", [simdisk_target, filedisk_target], ids=["simdisk", "filedisk"])
+def test_damage_machine_holds_on_the_node_and_reaches_every_damage_state(
+    factory: Callable[[], Target],
+) -> None:
+    coverage = Coverage()
+    run_state_machine_as_test(
+        conformance_machine(factory, coverage=coverage, damage=True),
+        settings=settings(settings.get_profile("ci"), max_examples=60),
+    )
+    assert coverage.ops["damage"] > 0
+    assert all(coverage.states[state] for state in DAMAGE_STATES), coverage.states
 
 
 def test_fault_machine_passes_on_the_node() -> None:
