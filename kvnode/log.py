@@ -19,7 +19,7 @@ from kvnode.chunk import Kind, decode_value, encode
 from kvnode.dependency import DurabilityClock
 from kvnode.disk import Disk
 from kvnode.errors import CorruptChunk, CorruptionError, DiskFullError
-from kvnode.index_run import Locator, encode_run
+from kvnode.index_run import ENTRY_OVERHEAD_BYTES, Locator, encode_run
 from kvnode.limits import CHUNK_HEADER_BYTES, RESERVED_EXTENTS, SUPERBLOCK_EXTENTS
 from kvnode.recovery import RecoveryPlan
 from kvnode.superblock import NO_EXTENT, ExtentState, Superblock
@@ -28,11 +28,15 @@ T = TypeVar("T")
 
 
 class _NoSpace(Exception):
-    """Client writes may not take the extents reserved for reclamation."""
+    """A client write found no room it may take: reclaim, then try again. The message, if
+    any, says why, for the `DiskFullError` raised if reclamation cannot help."""
 
 
 class LogState:
     """The log and superblock of one node: its state, and appends, syncs and index runs."""
+
+    #: True while reclamation evacuates an extent (`kvnode.node.Node._reclaim_once`).
+    _evacuating = False
 
     def __init__(self, disk: Disk, plan: RecoveryPlan, *, read_only: bool = False):
         """Take over the state recovery found, formatting a blank disk (unless `read_only`)."""
@@ -47,8 +51,12 @@ class LogState:
         self._run_extents = plan.run_extents
         self._next_seq = plan.last_seq + 1
         self._synced_seq = plan.last_seq
+        #: Free extents whose blocks the file system has set aside for this node (see
+        #: `_back_reserve`); the others may find no room when opened.
+        self._backed: set[int] = set()
         if plan.found is None:
             self._format(write=not read_only)
+            self._back_reserve()
             return
         sb = plan.found.superblock
         self._states = list(sb.states)
@@ -59,6 +67,7 @@ class LogState:
         self._sb_gen = sb.generation
         self._sb_extent = plan.found.extent
         self._recorded_seq = sb.durable_seq
+        self._back_reserve()
 
     def _format(self, *, write: bool = True) -> None:
         count = self._geometry.extent_count
@@ -98,6 +107,33 @@ class LogState:
 
     def _disk_reset(self, extent: int) -> None:
         self._guard(lambda: self._disk.reset(extent))
+        # A reset gives the extent's blocks back to the file system: take them for the
+        # reserve again if it is short.
+        self._back_reserve()
+
+    def _disk_reserve(self, extent: int) -> None:
+        """Have the file system set aside the extent's blocks (`FileDisk.reserve`): raises
+        `DiskFullError`, with nothing changed, if it has no room. Disks without a file system
+        below them (`SimDisk`, wrappers of one) need no such method."""
+        reserve = getattr(self._disk, "reserve", None)
+        if reserve is not None:
+            self._guard(lambda: reserve(extent))
+
+    def _back_reserve(self) -> None:
+        """Hold file system blocks for `RESERVED_EXTENTS` free extents, as far as there is
+        room. On a full file system the reserve is what lets deletes and reclamation go on:
+        without it, a tombstone that needs a new extent would find no blocks for it."""
+        if self._read_only or getattr(self._disk, "reserve", None) is None:
+            return
+        for extent in self._geometry.log_extents:
+            if len(self._backed) >= RESERVED_EXTENTS:
+                return
+            if self._states[extent] is ExtentState.FREE and extent not in self._backed:
+                try:
+                    self._disk_reserve(extent)
+                except DiskFullError:
+                    return  # the file system is full: back more once something is reset
+                self._backed.add(extent)
 
     def _disk_sync(self) -> None:
         through, seq = self._clock.issued, self._next_seq - 1
@@ -121,6 +157,10 @@ class LogState:
 
     def _append_log(self, kind: Kind, key: bytes, value: bytes, *, client: bool) -> Locator:
         data = encode(kind, self._next_seq, key, value)
+        if client:
+            self._check_reserve(kind)
+        if kind is Kind.TOMBSTONE:
+            self._check_run_fits_after(key, len(data), client=client)
         if self._disk.write_pointer(self._active) + len(data) > self._geometry.extent_bytes:
             self._open_extent(client=client)
         offset = self._disk_append(self._active, data)
@@ -133,8 +173,19 @@ class LogState:
             raise _NoSpace
         if not free:
             raise DiskFullError("no free extent left, even for reclamation")
-        extent = free[0]
+        # Client writes take extents outside the backed reserve, and reclamation and full-disk
+        # deletes the backed ones first, so the reserve's blocks are there when they need them.
+        backed = [e for e in free if e in self._backed]
+        unbacked = [e for e in free if e not in self._backed]
+        extent = (unbacked or backed)[0] if client else (backed or unbacked)[0]
         assert self._disk.write_pointer(extent) == 0, f"free extent {extent} holds data"
+        try:
+            self._disk_reserve(extent)
+        except DiskFullError as err:
+            if client:  # reclamation gives blocks back to the file system when it resets
+                raise _NoSpace(f"file system full: {err}") from None
+            raise
+        self._backed.discard(extent)
         self._states[extent] = ExtentState.LOG
         self._soft_wps[extent] = 0
         self._active = extent
@@ -144,6 +195,35 @@ class LogState:
         # damaged), and recovery refuses rather than reset the extent.
         self._write_superblock()
         self._disk_sync()
+
+    def _free_extents(self) -> int:
+        return self._states.count(ExtentState.FREE)
+
+    def _check_reserve(self, kind: Kind) -> None:
+        """Refuse a client write (raise `_NoSpace`) that could take room reclamation needs
+        (see the theory of operation in `kvnode.node`)."""
+        free = self._free_extents()
+        if self._evacuating and free <= RESERVED_EXTENTS + 1:
+            # The running evacuation may need all that is left: wait for it to finish.
+            raise _NoSpace
+        if kind is not Kind.TOMBSTONE and free < RESERVED_EXTENTS:
+            # A delete on a full disk dipped into the reserve: reclaim it before writing more.
+            raise _NoSpace
+
+    def _check_run_fits_after(self, key: bytes, length: int, *, client: bool) -> None:
+        """Refuse a tombstone of `length` bytes for `key` unless an index run of the index
+        without `key` would still fit after it, in the active extent's tail or a free extent:
+        `_NoSpace` for a client write (reclaim first), `DiskFullError` for a full-disk delete."""
+        extent_bytes = self._geometry.extent_bytes
+        used = self._disk.write_pointer(self._active)
+        opening = used + length > extent_bytes
+        free = self._free_extents() - opening
+        run = CHUNK_HEADER_BYTES + self._index.run_bytes - ENTRY_OVERHEAD_BYTES - len(key)
+        if free >= 1 or (free == 0 and (0 if opening else used) + length + run <= extent_bytes):
+            return
+        if client:
+            raise _NoSpace
+        raise DiskFullError("disk full: a delete must leave room for the index flush")
 
     def _sync_locked(self) -> None:
         self._disk_sync()
@@ -184,6 +264,8 @@ class LogState:
     # -- index runs ----------------------------------------------------------------------------
 
     def _flush_locked(self, *, client: bool = False, freeing: int | None = None) -> None:
+        if client:
+            self._check_reserve(Kind.INDEX)
         self._disk_sync()  # everything the run points at is durable before the run
         covers = self._next_seq - 1
         entries = list(self._index.items())

@@ -38,6 +38,28 @@ needs reclaimed space releases the state lock, reclaims, and tries again.
 `kvnode.maintenance.Maintenance` runs flushes and reclamation on a background thread. The locks
 come from a factory (`locks`), so a checker can substitute ones that yield to its scheduler.
 
+Space. An extent may be reset only once the durable index run neither points into it nor
+leaves chunks in it for replay. Freeing any other (after a drain, every extent: the old run
+points into them and their tombstones are not covered) takes copies of its live chunks (less
+than an extent: it has dead bytes) and then an index flush, whose run (at most an extent, by
+the index-room check; tiny for an empty index) must fit somewhere. Invariant: one index run
+always fits, in the active extent's tail or in a free extent. Client puts and flushes need the
+whole reserve (`RESERVED_EXTENTS`: an extent for copies and one for a run): they never open one
+of its extents, and write nothing while fewer are free. A delete, which a full disk must
+accept, may dip into the reserve only as far as leaves room for the run of the index it leaves.
+Reclamation evacuates a victim only if its copies and the run together fit in the active
+extent's tail, or in one extent while one is free: appended in order, they then open at most
+one extent while freeing one. While it runs with at most one extent beyond the reserve free,
+client writes wait for it rather than take the room it counted on. So reclamation always
+finishes, never leaves fewer free extents than it found or than the reserve, and once every key
+is deleted, one flush of the empty index lets it free every extent but the active one.
+On a file system (`FileDisk`), a free extent has no blocks until the node asks for them
+(`FileDisk.reserve`, before it records the extent as opened), so the node holds the blocks of
+`RESERVED_EXTENTS` free extents from open on, and takes them back after each reset. Client
+writes open other extents; when the file system has no blocks for one, they reclaim (a reset
+gives blocks back) and fail with `DiskFullError` only if that frees nothing. Deletes and
+reclamation open the held ones, so a full file system still takes deletes.
+
 Failures: an I/O error on a write or sync leaves the disk in a state the node cannot vouch for,
 so the node refuses further changes (`NodeFailedError`) until it is reopened, which recovers it.
 A read error fails only the operation that met it. Corrupt bytes raise `CorruptionError`; a read
@@ -191,8 +213,9 @@ class Node(LogState):
         try:
             return self._with_space(lambda: self._delete_locked(key, client=True))
         except DiskFullError:
-            # A full disk must still accept deletes, or space could never be freed.
-            with self._lock:
+            # A full disk must still accept deletes, or space could never be freed. Holding
+            # the maintenance lock keeps an evacuation from running short beside it.
+            with self._maintenance, self._lock:
                 self._check_writable()
                 return self._delete_locked(key, client=False)
 
@@ -231,8 +254,9 @@ class Node(LogState):
                 if self._failed is None and not self._read_only:
                     replay_bytes = self._unflushed_log_bytes()
                     if replay_bytes > max(FLUSH_ON_CLOSE_BYTES, self._index.run_bytes):
-                        # Only speeds up the next open: skip it rather than dip into the reserve.
-                        with contextlib.suppress(_NoSpace):
+                        # Only speeds up the next open: skip it rather than dip into the
+                        # reserve, or when the file system has no room for it.
+                        with contextlib.suppress(_NoSpace, DiskFullError):
                             self._flush_locked(client=True)
                     self._sync_locked()
                     self._disk_sync()  # the superblock record that sync appended
@@ -315,21 +339,28 @@ class Node(LogState):
     def _with_space(self, attempt: Callable[[], T], *, maintaining: bool = False) -> T:
         """Run `attempt` under the state lock; when it would dip into the reserved extents,
         reclaim (with the state lock released: see the lock order) and try again."""
+        why = "disk full: reclamation cannot free an extent"
         for _ in range(self._geometry.extent_count):
             with self._lock:
                 self._check_writable()
                 try:
                     return attempt()
-                except _NoSpace:
-                    pass
+                except _NoSpace as refused:
+                    why = str(refused) or why
             if maintaining:
                 freed = self._reclaim_once()
             else:
                 with self._maintenance:
+                    # The refusal may have been a running evacuation's, over by now: only if
+                    # the attempt still finds no room does it need a reclamation of its own.
+                    with self._lock:
+                        self._check_writable()
+                        with contextlib.suppress(_NoSpace):
+                            return attempt()
                     freed = self._reclaim_once()
             if freed is None:
                 break
-        raise DiskFullError("disk full: reclamation cannot free an extent")
+        raise DiskFullError(why)
 
     def _read_consistent(self, snapshot: Callable[[], Entries]) -> list[tuple[bytes, bytes]]:
         """The values of the locators `snapshot` takes under the state lock, read outside it
@@ -372,12 +403,18 @@ class Node(LogState):
                 self._disk_sync()
                 self._reset_freed(victim)
                 return victim
-        self._evacuate(victim)
+            self._evacuating = True
+        try:
+            self._evacuate(victim)
+        finally:
+            with self._lock:
+                self._evacuating = False
         return victim
 
     def _choose_victim(self) -> tuple[int | None, bool]:
         count = self._geometry.extent_count
-        live = [self._index.live_bytes(e) for e in range(count)]
+        copies = [self._index.live_bytes(e) for e in range(count)]
+        live = list(copies)
         if self._index_loc[0] != NO_EXTENT:
             live[self._index_loc[0]] += self._index_loc[2]
         wps = [self._disk.write_pointer(e) for e in range(count)]
@@ -385,8 +422,23 @@ class Node(LogState):
             live[e] == 0 and wps[e] == self._soft_wps[e] and e not in self._run_extents
             for e in range(count)
         ]
-        victim = choose_victim(self._states, wps, live, self._active, droppable)
+        fits = self._evacuations_that_fit(copies, wps[self._active])
+        capacity = self._geometry.extent_bytes
+        victim = choose_victim(self._states, wps, live, self._active, droppable, fits, capacity)
         return victim, victim is not None and droppable[victim]
+
+    def _evacuations_that_fit(self, copies: list[int], active_bytes: int) -> list[bool]:
+        """For each extent holding `copies` live bytes, whether evacuating it would fit in the
+        room reclamation may take (see the theory of operation)."""
+        # The copies and then the run are appended in turn, each opening an extent if it does
+        # not fit: when together they fit in one extent, everything from the first that did not
+        # fit on goes into one fresh extent, so they take at most one, and none if they fit in
+        # the active extent's tail. Moving an extent's worth to free one would gain nothing; a
+        # flush alone is worth it even so, as it lets every extent with nothing live go.
+        run = CHUNK_HEADER_BYTES + self._index.run_bytes
+        extent_bytes = self._geometry.extent_bytes
+        room = extent_bytes if self._free_extents() else extent_bytes - active_bytes
+        return [c + run <= room and (c == 0 or c + run < extent_bytes) for c in copies]
 
     def _reset_freed(self, victim: int) -> None:
         # Only now, with the copies and the superblock that frees the victim durable.

@@ -116,6 +116,35 @@ BUGS: tuple[Bug, ...] = (
         f"{_PLANTED}:scan_out_of_order",
     ),
     Bug(
+        "reserve_spent_by_reclamation",
+        "functional",
+        "Reclamation evacuates the extent with the most dead bytes however much room its copies "
+        "and index run need, and client writes may take any room left in the reserve: after a "
+        "few large values and a drain, no free extent is left, the durable index run points "
+        "into every other extent, and the node refuses every large put forever.",
+        "conformance",
+        patches=(
+            Patch(
+                "node",
+                "        fits = self._evacuations_that_fit(copies, wps[self._active])\n"
+                "        capacity = self._geometry.extent_bytes\n"
+                "        victim = choose_victim(self._states, wps, live, self._active, droppable, "
+                "fits, capacity)\n",
+                "        victim = choose_victim(self._states, wps, live, self._active, "
+                "droppable)\n",
+            ),
+            Patch(
+                "log",
+                "        if client:\n"
+                "            self._check_reserve(kind)\n"
+                "        if kind is Kind.TOMBSTONE:\n"
+                "            self._check_run_fits_after(key, len(data), client=client)\n",
+                "",
+            ),
+            Patch("log", "        if client:\n            self._check_reserve(Kind.INDEX)\n", ""),
+        ),
+    ),
+    Bug(
         "live_bytes_not_drained",
         "functional",
         "A delete leaves the dead chunk counted in its extent's live bytes (an accounting cache "

@@ -1,9 +1,11 @@
 """Hypothesis strategies with the argument bias that finds storage bugs.
 
 - Keys come mostly from a small alphabet, so puts, gets and deletes keep colliding (collisions
-  are where bugs live), and sometimes are arbitrary bytes up to the key limit.
+  are where bugs live), and sometimes are arbitrary bytes up to the key limit. The alphabet
+  holds two long keys, so the index run and a drain's tombstones soon need real room.
 - Value sizes cluster at 0, 1, the sizes that make a chunk end within a byte of a page
-  boundary, and within a byte of the largest value (a chunk that fills an extent).
+  boundary, and within a byte of the largest value (a chunk that fills an extent), the largest
+  most often: a few of those fill the disk, so reclamation runs short of room in most runs.
 - Operations are drawn with weights that make flushes, reclamation and reboots happen in most
   runs, from an alphabet ordered simple to complex so shrinking prefers simple steps.
 - Crash plans are drawn from the same choice sequence as the operations, so a failing case
@@ -23,7 +25,7 @@ from properties.ops import KINDS, Op
 #: Relative weight of each operation kind, in `KINDS` order (0: only when switched on).
 WEIGHTS = {
     "get": 3,
-    "put": 5,
+    "put": 8,
     "delete": 2,
     "scan": 1,
     "sync": 1,
@@ -42,8 +44,15 @@ PLAN_WRITES_MAX = 48
 
 
 def keys(limits: Limits) -> st.SearchStrategy[bytes]:
-    """Keys that mostly collide: a small alphabet, sometimes any bytes up to the limit."""
-    alphabet = [b"k0", b"k1", b"k2", b"k3", b"a", b"k" * min(limits.key_bytes_max, 40)]
+    """Keys that mostly collide: a small alphabet, sometimes any bytes up to the limit.
+
+    Besides short keys the alphabet has keys of half and three quarters of the key limit: each
+    adds an index entry as long as itself, and leaves less of an extent beside a value of the
+    largest size, so with a few of them an evacuation's copies and index run outgrow an extent.
+    """
+    longest = limits.key_bytes_max
+    alphabet = [b"k0", b"k1", b"k2", b"k3", b"a", b"k" * min(longest, 40)]
+    alphabet += [b"K" * max(1, longest // 2), b"L" * max(1, longest * 3 // 4)]
     # Three distinct copies of the alphabet branch (one_of merges identical ones): 3 in 4 keys.
     return st.one_of(
         *(st.sampled_from(alphabet) for _ in range(3)),
@@ -52,13 +61,17 @@ def keys(limits: Limits) -> st.SearchStrategy[bytes]:
 
 
 def value_sizes(limits: Limits, page_bytes: int, key_bytes: int = 2) -> st.SearchStrategy[int]:
-    """Sizes clustered at 0, 1, page boundaries +-1 and the largest value +-1."""
+    """Sizes clustered at 0, 1, page boundaries +-1 and the largest value +-1; the largest
+    value (or one less) comes from three branches of five, any size from one."""
     page_fit = page_bytes - CHUNK_HEADER_BYTES - key_bytes
-    candidates = (0, 1, page_fit - 1, page_fit, page_fit + 1, page_bytes,
-                  limits.value_bytes_max - 1, limits.value_bytes_max)  # fmt: skip
+    largest = [s for s in (limits.value_bytes_max - 1, limits.value_bytes_max) if s >= 0]
+    candidates = (0, 1, page_fit - 1, page_fit, page_fit + 1, page_bytes, *largest)
     special = sorted({s for s in candidates if 0 <= s <= limits.value_bytes_max})
+    # Distinct copies of the largest-value branch, as one_of merges identical ones.
     return st.one_of(
-        st.sampled_from(special), st.integers(min_value=0, max_value=limits.value_bytes_max)
+        st.sampled_from(special),
+        *(st.sampled_from(largest) for _ in range(3)),
+        st.integers(min_value=0, max_value=limits.value_bytes_max),
     )
 
 

@@ -17,11 +17,18 @@ from typing import Any, Protocol, runtime_checkable
 
 from kvnode import SMALL_GEOMETRY, FileDisk, Geometry, KVError, Limits, Node, SimDisk
 from kvnode.fsck import FsckReport, fsck
+from kvnode.limits import RESERVED_EXTENTS
 from properties.damage import Damage, damage_files, damage_simdisk
 
 #: The built-in targets' disk: small enough that extents fill, roll over, get reclaimed and
 #: sometimes run out within one example (8 extents: 2 superblock, 2 reserved, 4 for data).
 CHECK_GEOMETRY = Geometry(page_bytes=256, extent_bytes=4096, extent_count=8)
+
+
+def fresh_capacity(geometry: Geometry) -> int:
+    """Values of the largest size a fresh node on `geometry` takes: one per log extent outside
+    the reserve (each fills an extent). A drained node must take as many again."""
+    return len(geometry.log_extents) - RESERVED_EXTENTS
 
 
 @runtime_checkable
@@ -51,6 +58,10 @@ class Target:
     limits = Limits.for_geometry(SMALL_GEOMETRY)
     #: Page size the value-size bias clusters around.
     page_bytes = SMALL_GEOMETRY.page_bytes
+    #: How many values of the largest size a store must take, under distinct keys, once every
+    #: key is deleted and synced (the Drain step's promise): as many as a fresh store takes is
+    #: the promise a store that frees all its space keeps; 1 asks only that space comes back.
+    drain_refill = 1
 
     def open(self) -> Store:
         """Open (and recover) the store; called again after each clean reboot."""
@@ -97,6 +108,7 @@ class SimDiskTarget(Target):
         self.node_class = node_class
         self.limits = Limits.for_geometry(geometry)
         self.page_bytes = geometry.page_bytes
+        self.drain_refill = fresh_capacity(geometry)
 
     def open(self) -> Node:
         """A node recovered from the disk."""
@@ -143,6 +155,7 @@ class FileDiskTarget(Target):
         self.geometry = geometry
         self.limits = Limits.for_geometry(geometry)
         self.page_bytes = geometry.page_bytes
+        self.drain_refill = fresh_capacity(geometry)
         self._tmp = tempfile.mkdtemp(prefix="kvcheck-")
         self.path = f"{self._tmp}/data"
         self._created = False
