@@ -18,9 +18,9 @@ from typing import ClassVar
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
+from kvcheck import Coverage, Op, conformance_machine, simdisk_target
+from kvcheck.machine.strategies import operations
 from kvnode import SMALL_GEOMETRY, Limits
-from properties import Coverage, Op, conformance_machine, simdisk_target
-from properties.strategies import operations
 
 LIMITS = Limits.for_geometry(SMALL_GEOMETRY)
 

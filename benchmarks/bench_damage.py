@@ -1,6 +1,6 @@
 """Sweep damage at rest exhaustively: every truncation, bit flip and zeroed sector of a store.
 
-What runs, for each backend (see `properties.sweep` for the store, the cases and the outcomes):
+What runs, for each backend (see `kvcheck.crash.sweep` for the store, the cases and the outcomes):
 
 * ``sim``: the store on a ``SimDisk``; every extent cut at every length below its own, every
   single-bit mask of every byte flipped, every page-aligned sector zeroed, each on a clone;
@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from properties.sweep import BACKENDS, KINDS, OUTCOMES, REGIONS, Case, SweepReport, sweep
+from kvcheck.crash.sweep import BACKENDS, KINDS, OUTCOMES, REGIONS, Case, SweepReport, sweep
 
 COLUMNS = (
     ("cases", "cases"),

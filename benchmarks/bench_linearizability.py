@@ -34,8 +34,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from properties.history import History, Operation
-from properties.linearizability import brute_force_check, check
+from kvcheck.concurrency.history import History, Operation
+from kvcheck.concurrency.linearizability import brute_force_check, check
 
 SEED = 20240601
 PROCESSES = 4

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-import properties.profiles  # noqa: F401  (registers the profiles)
-from properties import ConformanceMachine, conformance_machine
-from properties.planted import CRASH_PLANTED, FAULT_PLANTED, PLANTED
+import kvcheck.frontends.profiles  # noqa: F401  (registers the profiles)
+from kvcheck import ConformanceMachine, conformance_machine
+from kvcheck.evidence.planted import CRASH_PLANTED, FAULT_PLANTED, PLANTED
 
 
 def measure(name: str, factory: Callable[[], object], **modes: bool) -> None:
-    config = settings(settings.get_profile("ci"), stateful_step_count=20, max_examples=2000)
+    config = settings(settings.get_profile("kvcheck-ci"), stateful_step_count=20, max_examples=2000)
     began = time.perf_counter()
     try:
         run_state_machine_as_test(conformance_machine(factory, **modes), settings=config)

@@ -19,17 +19,17 @@ from typing import Any
 
 from hypothesis import given, settings
 
-import properties.profiles  # noqa: F401  (registers the profiles)
+import kvcheck.frontends.profiles  # noqa: F401  (registers the profiles)
+from kvcheck.concurrency.races import RaceFound, Workload, check_interleaving, workloads
+from kvcheck.concurrency.schedule import Schedule, Strategy, schedules
+from kvcheck.evidence.planted_races import RACES
 from kvnode import Node
-from properties.concurrency import RaceFound, Workload, check_interleaving, workloads
-from properties.planted_races import RACES
-from properties.schedule import Schedule, Strategy, schedules
 
 
 def measure(name: str, node_class: type[Node], strategy: Strategy, examples: int) -> None:
     seen: dict[str, Any] = {"runs": 0}
 
-    @settings(settings.get_profile("ci"), max_examples=examples)
+    @settings(settings.get_profile("kvcheck-ci"), max_examples=examples)
     @given(workload=workloads(), schedule=schedules(strategy))
     def race(workload: Workload, schedule: Schedule) -> None:
         seen["runs"] += 1

@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 
-from properties import sigkill
+from kvcheck.crash import sigkill
 
 
 def main() -> None:

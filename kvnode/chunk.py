@@ -51,7 +51,7 @@ _KINDS = tuple(int(k) for k in Kind)  # a tuple: see `kvnode.fields` on hashing
 def crc32c(*parts: Buffer) -> int:
     """CRC-32C (Castagnoli) of the concatenation of `parts`, hardware-accelerated where the CPU
     allows. Every checksum in the node goes through here, so the symbolic checks can stand in a
-    checksum the solver can reason about (see `properties.crosshair_plugin`)."""
+    checksum the solver can reason about (see `kvcheck.codecs.crosshair_plugin`)."""
     crc = 0
     for part in parts:
         crc = google_crc32c.extend(crc, bytes(part))

@@ -22,10 +22,10 @@ Space. Where the file system supports it (Linux `fallocate` with `FALLOC_FL_KEEP
 file's size stays its write pointer), an extent file's blocks are reserved when the node asks
 (`reserve`: it holds its reserve extents' blocks, and reserves an extent before opening it) or
 else the first time the extent is written, and the superblock extents' blocks when the store is
-created or opened and again right after they are reset. So an append inside an extent whose reservation succeeded
-never runs out of space, and superblock records always find room. An append that does run out
-(`ENOSPC`, `EDQUOT`) is undone, the file cut back to its previous length, and raises
-`DiskFullError`: nothing changed, and the node stays usable. (In a superblock extent, where a
+created or opened and again right after they are reset. So an append inside an extent whose
+reservation succeeded never runs out of space, and superblock records always find room. An append
+that does run out (`ENOSPC`, `EDQUOT`) is undone, the file cut back to its previous length, and
+raises `DiskFullError`: nothing changed, and the node stays usable. (In a superblock extent, where a
 node may already have acted on the record, it is a `DiskIOError`.) Resetting or truncating a
 log extent gives its blocks beyond the new length back to the file system.
 """

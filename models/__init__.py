@@ -1,5 +1,5 @@
 """Executable reference models: specifications small enough to be obviously right."""
 
-from models.reference import ReferenceKV
+from kvcheck.models.reference import ReferenceKV
 
 __all__ = ["ReferenceKV"]

@@ -12,23 +12,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "ConformanceMachine": "properties.conformance",
-    "conformance_machine": "properties.conformance",
-    "STATES": "properties.coverage",
-    "Coverage": "properties.coverage",
-    "ConformanceError": "properties.harness",
-    "Harness": "properties.harness",
-    "KINDS": "properties.ops",
-    "Op": "properties.ops",
-    "FileDiskTarget": "properties.targets",
-    "SimDiskTarget": "properties.targets",
-    "Store": "properties.targets",
-    "StoreTarget": "properties.targets",
-    "Target": "properties.targets",
-    "as_target": "properties.targets",
-    "filedisk_target": "properties.targets",
-    "load_factory": "properties.targets",
-    "simdisk_target": "properties.targets",
+    "ConformanceMachine": "kvcheck.machine.conformance",
+    "conformance_machine": "kvcheck.machine.conformance",
+    "STATES": "kvcheck.machine.coverage",
+    "Coverage": "kvcheck.machine.coverage",
+    "ConformanceError": "kvcheck.machine.harness",
+    "Harness": "kvcheck.machine.harness",
+    "KINDS": "kvcheck.machine.ops",
+    "Op": "kvcheck.machine.ops",
+    "FileDiskTarget": "kvcheck.machine.targets",
+    "SimDiskTarget": "kvcheck.machine.targets",
+    "Store": "kvcheck.machine.targets",
+    "StoreTarget": "kvcheck.machine.targets",
+    "Target": "kvcheck.machine.targets",
+    "as_target": "kvcheck.machine.targets",
+    "filedisk_target": "kvcheck.machine.targets",
+    "load_factory": "kvcheck.machine.targets",
+    "simdisk_target": "kvcheck.machine.targets",
 }
 __all__ = [
     "KINDS",
@@ -51,11 +51,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from properties.conformance import ConformanceMachine, conformance_machine
-    from properties.coverage import STATES, Coverage
-    from properties.harness import ConformanceError, Harness
-    from properties.ops import KINDS, Op
-    from properties.targets import (
+    from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
+    from kvcheck.machine.coverage import STATES, Coverage
+    from kvcheck.machine.harness import ConformanceError, Harness
+    from kvcheck.machine.ops import KINDS, Op
+    from kvcheck.machine.targets import (
         FileDiskTarget,
         SimDiskTarget,
         Store,
@@ -71,5 +71,5 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'properties' has no attribute {name!r}")
+        raise AttributeError(f"module 'kvcheck' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

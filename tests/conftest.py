@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from kvcheck.frontends.profiles import default_profile
 from kvnode import SMALL_GEOMETRY, Node, SimDisk
-from properties.profiles import default_profile
 
 settings.load_profile(default_profile())
 

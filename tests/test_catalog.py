@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from properties.bugs import Detection, detect
-from properties.catalog import BUGS, CHECKS, KINDS, Bug
-from properties.patched import StalePatch
+from kvcheck.evidence.bugs import Detection, detect
+from kvcheck.evidence.catalog import BUGS, CHECKS, KINDS, Bug
+from kvcheck.evidence.patched import StalePatch
 
 #: What counts as a short reproduction. Hypothesis's stateful shrinker sometimes settles in a
 #: local minimum a few steps above the shortest sequence; `kvcheck bugs` reports actual sizes.
@@ -50,7 +50,7 @@ def test_every_bug_names_a_known_check_and_describes_itself() -> None:
 
 
 def test_a_patch_whose_text_moved_fails_loudly() -> None:
-    from properties.patched import Patch, patched_package
+    from kvcheck.evidence.patched import Patch, patched_package
 
     with pytest.raises(StalePatch, match="0 times"):
         patched_package("kvnode_stale_example", [Patch("index", "no such text", "")])
@@ -62,7 +62,7 @@ class TestKvcheckBugs:
     ) -> None:
         import json
 
-        from properties.kvcheck import main
+        from kvcheck.frontends.cli import main
 
         out = tmp_path / "bugs.json"
         assert main(["bugs", "--only", "length_unbounded", "--seeds", "2", "--json", str(out)]) == 0
@@ -72,13 +72,13 @@ class TestKvcheckBugs:
         assert row["bug"] == "length_unbounded" and row["found_with_seeds"] == [0, 1]
 
     def test_an_unknown_bug_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
-        from properties.kvcheck import main
+        from kvcheck.frontends.cli import main
 
         assert main(["bugs", "--only", "no_such_bug"]) == 2
         assert "unknown bug 'no_such_bug'" in capsys.readouterr().err
 
     def test_list_names_every_bug(self, capsys: pytest.CaptureFixture[str]) -> None:
-        from properties.kvcheck import main
+        from kvcheck.frontends.cli import main
 
         assert main(["bugs", "--list"]) == 0
         listed = capsys.readouterr().out

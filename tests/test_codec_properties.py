@@ -6,9 +6,9 @@ import pytest
 from hypothesis import settings
 
 import kvnode
-from properties.codecs import PROPERTIES
-from properties.patched import Patch, patched_package
-from properties.planted_codecs import CODEC_BUGS, CodecBug
+from kvcheck.codecs.robustness import PROPERTIES
+from kvcheck.evidence.patched import Patch, patched_package
+from kvcheck.evidence.planted_codecs import CODEC_BUGS, CodecBug
 
 #: Effort for the shipped package: the loaded profile's, but never fewer than this many examples.
 EXAMPLES = 100

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import Phase, given, settings
 
-import properties.concurrency as concurrency
-from kvnode import FileDisk, Node, SimDisk
-from properties.concurrency import (
+import kvcheck.concurrency.races as concurrency
+from kvcheck.concurrency.races import (
     ClientOp,
     RaceFound,
     Workload,
@@ -20,9 +19,10 @@ from properties.concurrency import (
     check_interleaving,
     workloads,
 )
-from properties.planted_races import RACES
-from properties.schedule import Schedule, Strategy, schedules
-from properties.targets import CHECK_GEOMETRY
+from kvcheck.concurrency.schedule import Schedule, Strategy, schedules
+from kvcheck.evidence.planted_races import RACES
+from kvcheck.machine.targets import CHECK_GEOMETRY
+from kvnode import FileDisk, Node, SimDisk
 
 #: Runs per property: ten times the profile's examples (ci 800, dev 400, nightly 50,000).
 EXAMPLES = 10 * settings.default.max_examples
@@ -68,7 +68,7 @@ def hunt(node_class: type[Node], strategy: Strategy, *, shrink: bool = True) -> 
     found: dict[str, Any] = {}
     phases = list(Phase) if shrink else [Phase.generate]
 
-    @settings(settings.get_profile("ci"), max_examples=2000, phases=phases)
+    @settings(settings.get_profile("kvcheck-ci"), max_examples=2000, phases=phases)
     @given(workload=workloads(), schedule=schedules(strategy))
     def race(workload: Workload, schedule: Schedule) -> None:
         found["runs"] = found.get("runs", 0) + 1

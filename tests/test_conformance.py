@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
-import properties.profiles
-from properties import (
+import kvcheck.frontends.profiles
+from kvcheck import (
     STATES,
     Coverage,
     Target,
@@ -18,7 +18,7 @@ from properties import (
     filedisk_target,
     simdisk_target,
 )
-from properties.coverage import CRASH_STATES, DAMAGE_STATES, FAULT_STATES
+from kvcheck.machine.coverage import CRASH_STATES, DAMAGE_STATES, FAULT_STATES
 
 TestConformanceOnSimDisk = conformance_machine(simdisk_target).TestCase
 TestConformanceWithFaultsOnSimDisk = conformance_machine(simdisk_target, faults=True).TestCase
@@ -43,7 +43,7 @@ def test_run_without_crashes_reaches_every_state_and_operation() -> None:
     coverage = Coverage()
     run_state_machine_as_test(
         conformance_machine(simdisk_target, coverage=coverage, crashes=False),
-        settings=settings(settings.get_profile("ci"), max_examples=400),
+        settings=settings(settings.get_profile("kvcheck-ci"), max_examples=400),
     )
     assert coverage.missed_states() == []
     assert coverage.missed_ops() == []
@@ -57,7 +57,7 @@ def test_damage_machine_holds_on_the_node_and_reaches_every_damage_state(
     coverage = Coverage()
     run_state_machine_as_test(
         conformance_machine(factory, coverage=coverage, damage=True),
-        settings=settings(settings.get_profile("ci"), max_examples=60),
+        settings=settings(settings.get_profile("kvcheck-ci"), max_examples=60),
     )
     assert coverage.ops["damage"] > 0
     assert all(coverage.states[state] for state in DAMAGE_STATES), coverage.states
@@ -67,19 +67,19 @@ def test_fault_machine_passes_on_the_node() -> None:
     coverage = Coverage()
     run_state_machine_as_test(
         conformance_machine(simdisk_target, coverage=coverage, faults=True),
-        settings=settings(settings.get_profile("ci"), max_examples=150),
+        settings=settings(settings.get_profile("kvcheck-ci"), max_examples=150),
     )
     assert coverage.states["fault-surfaced"] > 0
     assert coverage.states["crash-kept-some"] > 0
 
 
 def test_a_store_without_reboots_still_runs_every_other_operation() -> None:
-    from models import ReferenceKV
+    from kvcheck.models import ReferenceKV
 
     coverage = Coverage()
     run_state_machine_as_test(
         conformance_machine(ReferenceKV, coverage=coverage),
-        settings=settings(settings.get_profile("ci"), max_examples=20),
+        settings=settings(settings.get_profile("kvcheck-ci"), max_examples=20),
     )
     assert "reclaim-moved-live" in coverage.not_applicable
     assert coverage.ops["put"] > 0
@@ -95,11 +95,11 @@ def test_profiles_do_not_inherit_the_loaded_profile() -> None:
     )
     settings.load_profile("odd")
     try:
-        importlib.reload(properties.profiles)
-        dev = settings.get_profile("dev")
+        importlib.reload(kvcheck.frontends.profiles)
+        dev = settings.get_profile("kvcheck-dev")
         assert dev.stateful_step_count == 40
         assert Phase.shrink in dev.phases
-        assert settings.get_profile("nightly").max_examples == 5000
-        assert settings.get_profile("ci").derandomize
+        assert settings.get_profile("kvcheck-nightly").max_examples == 5000
+        assert settings.get_profile("kvcheck-ci").derandomize
     finally:
-        settings.load_profile(properties.profiles.default_profile())
+        settings.load_profile(kvcheck.frontends.profiles.default_profile())

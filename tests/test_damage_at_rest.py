@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from kvcheck.crash.sweep import reference, run_history
 from kvnode import CorruptionError, Geometry, Node, ReadOnlyError, SimDisk
 from kvnode.fsck import fsck
 from kvnode.recovery import apply_plan, find_superblock, plan_recovery
 from kvnode.superblock import record_bytes
-from properties.sweep import reference, run_history
 
 SWEEP_GEOMETRY = Geometry(page_bytes=256, extent_bytes=4096, extent_count=8)
 RECORD_SMALL = record_bytes(SWEEP_GEOMETRY.extent_count)

@@ -1,6 +1,6 @@
 """Damage at rest, swept: no truncation, bit flip or zeroed sector makes the node lie.
 
-Each sweep here is a seeded, stratified sample of `properties.sweep`'s exhaustive one (run it
+Each sweep here is a seeded, stratified sample of `kvcheck.crash.sweep`'s exhaustive one (run it
 whole with the damage benchmark). A failure prints every bad case family and a standalone
 recipe for the first few cases, each ending in the `replay(...)` call that reruns it.
 """
@@ -15,14 +15,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from kvnode import Node, SimDisk
-from kvnode.fsck import FsckReport
-from kvnode.limits import CHUNK_HEADER_BYTES, SUPERBLOCK_EXTENTS
-from kvnode.superblock import record_bytes
-from properties import patched
-from properties.catalog import BY_NAME
-from properties.patched import Patch, patched_package
-from properties.sweep import (
+from kvcheck.crash.sweep import (
     BACKENDS,
     GEOMETRY,
     HISTORY,
@@ -36,6 +29,13 @@ from properties.sweep import (
     store_layout,
     sweep,
 )
+from kvcheck.evidence import patched
+from kvcheck.evidence.catalog import BY_NAME
+from kvcheck.evidence.patched import Patch, patched_package
+from kvnode import Node, SimDisk
+from kvnode.fsck import FsckReport
+from kvnode.limits import CHUNK_HEADER_BYTES, SUPERBLOCK_EXTENTS
+from kvnode.superblock import record_bytes
 
 SEED = 20240617
 #: Cases per backend, about three seconds each; the file backend pays an fsync per reopen.
@@ -172,7 +172,7 @@ def test_a_bad_case_replays_exactly_from_its_recipe() -> None:
     recipe = result.recipe()
     assert "disk.damage(0, 30, 0x04)" in recipe
     call = re.search(
-        r"properties\.sweep\.replay\(properties\.sweep\.(Case\([^)]*\)), (.*)\)\.$", recipe
+        r"kvcheck\.crash\.sweep\.replay\(kvcheck\.crash\.sweep\.(Case\([^)]*\)), (.*)\)\.$", recipe
     )
     assert call is not None, recipe
     assert call[2] == "node_class=test_damage_sweep.ForgetsKey03"
@@ -204,7 +204,7 @@ def test_the_sweep_catches_a_recovery_that_trusts_an_older_superblock_record() -
     report = sweep_planted("kvnode_sweep_trusts_older_record", list(DATA_LOSS.patches))
     assert report.counts["wrong"] + report.counts["missing"] > 0, report.summary()
     assert report.fsck_disagreements
-    assert "properties.sweep.replay(properties.sweep.Case(" in report.summary()
+    assert "kvcheck.crash.sweep.replay(kvcheck.crash.sweep.Case(" in report.summary()
 
 
 def test_a_recovery_that_trusts_an_older_record_still_refuses_to_destroy_newer_data() -> None:

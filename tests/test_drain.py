@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from kvcheck.evidence.catalog import BY_NAME
+from kvcheck.machine.targets import CHECK_GEOMETRY, fresh_capacity
 from kvnode import DiskFullError, FileDisk, Limits, Node, SimDisk
 from kvnode.disk import Disk
 from kvnode.limits import RESERVED_EXTENTS
-from properties.catalog import BY_NAME
-from properties.targets import CHECK_GEOMETRY, fresh_capacity
 
 LIMITS = Limits.for_geometry(CHECK_GEOMETRY)
 LARGEST = LIMITS.value_bytes_max

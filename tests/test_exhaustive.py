@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from kvcheck.crash import exhaustive
+from kvcheck.evidence.planted import CRASH_PLANTED
+from kvcheck.machine import ops
+from kvcheck.machine.ops import Op
+from kvcheck.machine.targets import Target, simdisk_target
 from kvnode import SMALL_GEOMETRY, PendingWrite
-from properties import exhaustive, ops
-from properties.ops import Op
-from properties.planted import CRASH_PLANTED
-from properties.targets import Target, simdisk_target
 
 # Puts big enough to fill an extent, so the sync rolls over and reclamation has a victim.
 HISTORY = [
@@ -56,7 +57,7 @@ def test_exhaustive_mode_finds_each_planted_crash_bug(bug: str) -> None:
 
 
 def test_a_failure_replays_through_the_harness() -> None:
-    from properties import ConformanceError, Harness
+    from kvcheck import ConformanceError, Harness
 
     report = exhaustive.run(CRASH_PLANTED["early_persistence"], seed=1, budget=20)
     assert report.failure is not None

@@ -13,17 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvnode import SMALL_GEOMETRY, Node, SimDisk
-from kvnode.errors import CorruptionError, DiskFullError, DiskIOError, KVError, NodeFailedError
-from models import ReferenceKV
-from properties.history import (
+from kvcheck.concurrency.history import (
     History,
     Operation,
     Recorder,
     RecordingClient,
     classify_error,
 )
-from properties.linearizability import check
+from kvcheck.concurrency.linearizability import check
+from kvcheck.models import ReferenceKV
+from kvnode import SMALL_GEOMETRY, Node, SimDisk
+from kvnode.errors import CorruptionError, DiskFullError, DiskIOError, KVError, NodeFailedError
 
 # -- value objects -------------------------------------------------------------------------
 

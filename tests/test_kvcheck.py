@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from properties.kvcheck import main
+from kvcheck.frontends.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own directory, so its example database is its own."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_passes_on_the_node_and_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,7 +39,7 @@ def test_a_planted_bug_fails_with_a_replayable_reproduction(
             "--seed",
             "1",
             "--target",
-            "properties.planted:scan_out_of_order",
+            "kvcheck.evidence.planted:scan_out_of_order",
             "--write-regression",
             str(regression),
             "--junit-xml",
@@ -42,7 +48,7 @@ def test_a_planted_bug_fails_with_a_replayable_reproduction(
     )
     assert code == 1
     out = capsys.readouterr().out
-    assert "FAILED conformance[properties.planted:scan_out_of_order]" in out
+    assert "FAILED conformance[kvcheck.evidence.planted:scan_out_of_order]" in out
     assert "Minimal failing sequence" in out
     assert "--seed" in out
     suite = ET.parse(junit).getroot()
@@ -63,7 +69,9 @@ def test_printed_seed_replays_the_failure(capsys: pytest.CaptureFixture[str]) ->
         "1",
         "--no-progress",
         "--target",
-        "properties.planted:scan_out_of_order",
+        "kvcheck.evidence.planted:scan_out_of_order",
+        "--database",
+        "none",  # the seed alone replays it (a database would replay it too)
     ]
     assert main([*args, "--seed", "7"]) == 1
     first = capsys.readouterr().out.split("Minimal failing sequence")[1]
@@ -71,8 +79,10 @@ def test_printed_seed_replays_the_failure(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.split("Minimal failing sequence")[1] == first
 
 
-def test_a_target_that_does_not_import_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--target", "no_such_module:factory"]) == 2
+def test_a_target_that_does_not_import_is_a_target_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--target", "no_such_module:factory"]) == 3
     assert "cannot import" in capsys.readouterr().err
 
 
@@ -97,6 +107,8 @@ def test_exhaustive_crashes_reports_the_states_checked(capsys: pytest.CaptureFix
 
 def test_exhaustive_crashes_fail_on_a_planted_crash_bug(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--budget", "6", "--no-progress", "--seed", "1", "--exhaustive-crashes",
-                 "--target", "properties.planted:early_persistence"])  # fmt: skip
+                 "--target", "kvcheck.evidence.planted:early_persistence"])  # fmt: skip
     assert code == 1
-    assert "FAILED exhaustive[properties.planted:early_persistence]" in capsys.readouterr().out
+    assert (
+        "FAILED exhaustive[kvcheck.evidence.planted:early_persistence]" in capsys.readouterr().out
+    )

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models import ReferenceKV
-from properties.history import History, Operation, Outcome, Pairs
-from properties.linearizability import (
+from kvcheck.concurrency.history import History, Operation, Outcome, Pairs
+from kvcheck.concurrency.linearizability import (
     LinearizabilityResult,
     brute_force_check,
     check,
     included,
 )
-from properties.timeline import write_timeline
+from kvcheck.concurrency.timeline import write_timeline
+from kvcheck.models import ReferenceKV
 
 _ids = itertools.count()
 

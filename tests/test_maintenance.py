@@ -9,10 +9,10 @@ from collections.abc import Callable
 import attrs
 import pytest
 
+from kvcheck.machine.targets import CHECK_GEOMETRY
 from kvnode import Maintenance, MaintenancePolicy, Node, SimDisk
 from kvnode.errors import DiskIOError
 from kvnode.maintenance import plan
-from properties.targets import CHECK_GEOMETRY
 
 EAGER = MaintenancePolicy(flush_after_bytes=0, reclaim_at_free_extents=8, interval_s=0.001)
 

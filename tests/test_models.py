@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
+from kvcheck.models import ReferenceKV
 from kvnode import InvalidKeyError, InvalidValueError, KVTypeError, Node, NodeClosedError
 from kvnode.cli import UsageError, put_lines
-from models import ReferenceKV
 
 
 def public_methods(cls: type) -> dict[str, inspect.Signature]:

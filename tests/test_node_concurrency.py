@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from kvcheck.concurrency.races import PRELUDE, ClientOp, Workload, check_interleaving
+from kvcheck.concurrency.schedule import Schedule
+from kvcheck.evidence.planted_races import CopiesWithoutCompare
+from kvcheck.machine.targets import CHECK_GEOMETRY
 from kvnode import DiskIOError, FileDisk, Node, NodeClosedError, SimDisk
 from kvnode.disk import Disk
 from kvnode.node import READ_ATTEMPTS
-from properties.concurrency import PRELUDE, ClientOp, Workload, check_interleaving
-from properties.planted_races import CopiesWithoutCompare
-from properties.schedule import Schedule
-from properties.targets import CHECK_GEOMETRY
 
 VICTIM = 2  # the prelude leaves extent 2 holding a dead `a` and live `b` and `c`
 

@@ -1,4 +1,5 @@
-"""Hypothesis profiles: the `crosshair` profile exists exactly when its backend does."""
+"""Hypothesis profiles: namespaced, the `crosshair` one exactly when its backend exists, and
+short names accepted wherever a profile is chosen."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import importlib.util
 import pytest
 from hypothesis import settings
 
-from properties import profiles
+from kvcheck.frontends import profiles
 
 
 def test_crosshair_profile_is_registered_exactly_when_the_backend_is_installed() -> None:
     installed = importlib.util.find_spec("hypothesis_crosshair_provider") is not None
     assert installed == profiles.CROSSHAIR_AVAILABLE
     if installed:
-        assert settings.get_profile("crosshair").backend == "crosshair"
+        assert settings.get_profile("kvcheck-crosshair").backend == "crosshair"
 
 
 def test_registering_without_the_backend_does_not_fail(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,5 +37,19 @@ def test_asking_for_crosshair_without_the_backend_says_what_to_install(
 
 def test_an_unknown_profile_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KV_PROFILE", "fast")
-    with pytest.raises(ValueError, match="expected one of dev, ci, nightly or crosshair"):
+    with pytest.raises(ValueError, match="expected one of dev, ci, nightly, mutation, crosshair"):
         profiles.default_profile()
+
+
+def test_short_and_full_names_name_the_same_profile() -> None:
+    assert profiles.qualified("ci") == profiles.qualified("kvcheck-ci") == "kvcheck-ci"
+    assert profiles.settings_for("dev") == settings.get_profile("kvcheck-dev")
+
+
+def test_every_registered_profile_is_namespaced() -> None:
+    for name in ("kvcheck-dev", "kvcheck-ci", "kvcheck-nightly", "kvcheck-mutation"):
+        settings.get_profile(name)
+    # Hypothesis's own names keep Hypothesis's own settings.
+    assert (
+        settings.get_profile("ci").max_examples != settings.get_profile("kvcheck-ci").max_examples
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
+from kvcheck.crash.sigkill import FLUSH_EVERY, GEOMETRY, SYNC_EVERY, operation
 from kvnode import CrashPlan, Node, PowerLoss, SimDisk
 from kvnode.reclaim import choose_victim
 from kvnode.superblock import ExtentState
-from properties.sigkill import FLUSH_EVERY, GEOMETRY, SYNC_EVERY, operation
 
 F, L, S = ExtentState.FREE, ExtentState.LOG, ExtentState.SUPERBLOCK
 
@@ -57,9 +57,9 @@ def test_interrupted_reclamation_never_strands_the_disk() -> None:
 def test_empty_log_extents_left_by_a_crash_are_freed_again() -> None:
     """Found by the Drain property: a crash that keeps the superblock records opening new
     extents but loses the data written to them left empty log extents that no reclaim chose."""
-    from properties import Harness, load_factory
+    from kvcheck import Harness, load_factory
 
-    h = Harness(load_factory("properties.targets:simdisk_target")())
+    h = Harness(load_factory("kvcheck.machine.targets:simdisk_target")())
     for size in (230, 3815, 230, 3815):
         h.put(b"k0", b"\x00" * size)
     h.dirty_reboot((False,), (), None, 0, True, False)

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from properties.coverage import Coverage
-from properties.ops import KINDS, Op, delete, dirty_reboot, fail_disk, get, put, scan
-from properties.report import PropertyResult, junit_xml, literal, program, regression_tests
+from kvcheck.frontends.report import PropertyResult, junit_xml, literal, program, regression_tests
+from kvcheck.machine.coverage import Coverage
+from kvcheck.machine.ops import KINDS, Op, delete, dirty_reboot, fail_disk, get, put, scan
 
-TARGET = "properties.targets:simdisk_target"
+TARGET = "kvcheck.machine.targets:simdisk_target"
 #: Characters outside XML 1.0's `Char` production.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -167,7 +167,7 @@ def test_a_regression_test_holds_only_literals_whatever_the_store_returned_or_ra
     docstring, imports, *functions = tree.body
     assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
     assert ast.dump(imports) == ast.dump(
-        ast.ImportFrom("properties", [ast.alias("Harness"), ast.alias("load_factory")], 0)
+        ast.ImportFrom("kvcheck", [ast.alias("Harness"), ast.alias("load_factory")], 0)
     )
     assert len(functions) == len(results)
     for function, result in zip(functions, results, strict=True):
@@ -198,7 +198,7 @@ def test_the_printed_reproduction_holds_only_literals_too(tmp_path: Path) -> Non
         source = program(result, indent="    ")
         assert source.isascii()
         imports, *body = ast.parse("\n".join(line[4:] for line in source.split("\n"))).body
-        assert isinstance(imports, ast.ImportFrom) and imports.module == "properties"
+        assert isinstance(imports, ast.ImportFrom) and imports.module == "kvcheck"
         check_replay(body, result)
 
 

@@ -9,9 +9,8 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 
-from kvnode import SMALL_GEOMETRY, SimDisk
-from properties.schedule import PCTChooser, RandomChooser, Schedule, schedules
-from properties.scheduler import (
+from kvcheck.concurrency.schedule import PCTChooser, RandomChooser, Schedule, schedules
+from kvcheck.concurrency.scheduler import (
     Deadlock,
     Scheduler,
     Step,
@@ -20,6 +19,7 @@ from properties.scheduler import (
     YieldingDisk,
     describe_trace,
 )
+from kvnode import SMALL_GEOMETRY, SimDisk
 
 
 def steps(scheduler: Scheduler, name: str, count: int) -> Callable[[], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from properties import sigkill
+from kvcheck.crash import sigkill
 
 
 def test_killed_writers_lose_no_acknowledged_operation(tmp_path: Path) -> None:

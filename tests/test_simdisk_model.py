@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from kvcheck.models.disk import DiskModel
 from kvnode import CrashPlan, Geometry, SimDisk
-from models.disk import DiskModel
 
 GEOMETRY = Geometry(page_bytes=16, extent_bytes=256, extent_count=5)
 EXTENTS = st.integers(0, GEOMETRY.extent_count - 1)

@@ -6,9 +6,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from properties.history import History, Operation
-from properties.linearizability import check
-from properties.timeline import render_timeline, write_timeline
+from kvcheck.concurrency.history import History, Operation
+from kvcheck.concurrency.linearizability import check
+from kvcheck.concurrency.timeline import render_timeline, write_timeline
 
 #: Markup that would run script, close the element it sits in, or open an attribute if pasted.
 HOSTILE = [

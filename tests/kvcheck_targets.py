@@ -1,0 +1,60 @@
+"""Targets for the kvcheck command-line tests, named as `kvcheck_targets:NAME`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kvcheck import StoreTarget, Target
+from kvcheck.models import ReferenceKV
+
+
+class _EndlessStore(ReferenceKV):
+    """The reference model as a store: it never fills."""
+
+
+def never_fills() -> Target:
+    """A store that never fills, without saying so: `disk-full` is missed."""
+    return StoreTarget(_EndlessStore, "never_fills")
+
+
+def never_fills_and_says_so() -> Target:
+    """The same store, declaring the states it cannot reach."""
+    target = StoreTarget(_EndlessStore, "never_fills_and_says_so")
+    target.not_applicable = frozenset({"disk-full"})
+    return target
+
+
+def raises() -> Any:
+    """A factory that fails."""
+    raise RuntimeError("the store's server is down")
+
+
+class _PartStore:
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        pass
+
+
+def lacks_methods() -> object:
+    """A factory whose store has only part of the API."""
+    return _PartStore()
+
+
+class _Interrupting(_EndlessStore):
+    """Ctrl-C arrives after a while."""
+
+    calls = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        """A get, until the user presses Ctrl-C."""
+        _Interrupting.calls += 1
+        if _Interrupting.calls > 200:
+            raise KeyboardInterrupt
+        return super().get(key)
+
+
+def interrupted() -> Target:
+    """A store during whose checking the user presses Ctrl-C."""
+    return StoreTarget(_Interrupting, "interrupted")
