@@ -59,7 +59,10 @@ class TestAnd:
         with pytest.raises(ValueError, match="different nodes"):
             issued(DurabilityClock()).and_(issued(DurabilityClock()))
 
-    @pytest.mark.parametrize("other", [None, True, 1, "dep", object()], ids=lambda v: type(v).__name__)
+    # Ids by type: an object's repr differs between processes, which pytest-xdist refuses.
+    @pytest.mark.parametrize(
+        "other", [None, True, 1, "dep", object()], ids=lambda v: type(v).__name__
+    )
     def test_with_something_that_is_not_a_dependency_is_a_type_error(self, other: object) -> None:
         for dep in (issued(DurabilityClock()), Dependency.persistent()):
             with pytest.raises(KVTypeError, match="not " + type(other).__name__):
