@@ -342,12 +342,14 @@ def _count(text: str) -> int:
     return value
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def version() -> str:
+    """The installed package's version ("unknown" in a source tree never installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
     try:
-        return version("kvnode-lfm")
-    except PackageNotFoundError:  # a source tree that was never installed
+        return installed("kvnode-lfm")
+    except PackageNotFoundError:
         return "unknown"
 
 
@@ -358,7 +360,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"kvnode {_version()}")
+    parser.add_argument("--version", action="version", version=f"kvnode {version()}")
     parser.add_argument(
         "-d",
         "--dir",

@@ -25,6 +25,7 @@ from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
 from kvcheck.machine.coverage import STATES, Coverage
 from kvcheck.machine.harness import ConformanceError
 from kvcheck.machine.targets import Target, TargetError, load_factory
+from kvnode.cli import version
 
 #: Exit statuses (`--help` and the README list them).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_COVERAGE = 0, 1, 2, 3, 4
@@ -220,17 +221,6 @@ def _parser() -> argparse.ArgumentParser:
         help="also check every crash state of random short histories",
     )
     return parser
-
-
-def version() -> str:
-    """The installed package's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
-
-    try:
-        return installed("kvnode-lfm")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
 
 
 def _jobs(specs: list[str]) -> list[tuple[str, str, Callable[[], Target], str]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from kvcheck.frontends.report import PropertyResult, program
 from kvcheck.machine.targets import TargetError
+from kvnode.cli import version
 
 VERSION = "kvcheck-report/1"
 
@@ -118,8 +119,6 @@ def report(
     results: Sequence[PropertyResult], *, seed: int, budget: float, interrupted: bool
 ) -> dict[str, Any]:
     """The run as a JSON-ready document following `SCHEMA`."""
-    from kvcheck.frontends.cli import version
-
     return {
         "schema": VERSION,
         "kvcheck": version(),
