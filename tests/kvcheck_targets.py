@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kvcheck import StoreTarget, Target
@@ -58,3 +59,36 @@ class _Interrupting(_EndlessStore):
 def interrupted() -> Target:
     """A store during whose checking the user presses Ctrl-C."""
     return StoreTarget(_Interrupting, "interrupted")
+
+
+class _SlowStore(_EndlessStore):
+    """Every call takes a few milliseconds, and with five or more keys held, `get` of the
+    smallest key misses: a failure found in seconds whose shrinking takes minutes, because
+    each of the shrinker's hundreds of attempts replays a whole example slowly."""
+
+    DELAY = 0.004
+
+    def get(self, key: bytes) -> bytes | None:
+        """A get that loses the smallest key of a store holding five or more."""
+        time.sleep(self.DELAY)
+        held = self.scan()
+        if len(held) >= 5 and key == held[0][0]:
+            return None
+        return super().get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """A slow put."""
+        time.sleep(self.DELAY)
+        super().put(key, value)
+
+    def scan(self, start: bytes = b"", end: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """A slow scan."""
+        time.sleep(self.DELAY)
+        return super().scan(start, end)
+
+
+def shrinks_slowly() -> Target:
+    """A store whose failure takes minutes to shrink."""
+    target = StoreTarget(_SlowStore, "shrinks_slowly")
+    target.not_applicable = frozenset({"disk-full"})
+    return target

@@ -34,7 +34,7 @@ def test_a_planted_bug_fails_with_a_replayable_reproduction(
     code = main(
         [
             "--budget",
-            "2",
+            "10",  # a deadline: enough to shrink; the failure ends the run well before it
             "--no-progress",
             "--seed",
             "1",
@@ -66,7 +66,7 @@ def test_a_planted_bug_fails_with_a_replayable_reproduction(
 def test_printed_seed_replays_the_failure(capsys: pytest.CaptureFixture[str]) -> None:
     args = [
         "--budget",
-        "1",
+        "10",
         "--no-progress",
         "--target",
         "kvcheck.evidence.planted:scan_out_of_order",

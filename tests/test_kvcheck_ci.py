@@ -13,8 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from kvcheck.frontends.cli import Progress, main
+from kvcheck.frontends.cli import main
 from kvcheck.frontends.json_report import SCHEMA
+from kvcheck.frontends.progress import Progress
 from kvcheck.machine.coverage import Coverage
 
 PLANTED = "kvcheck.evidence.planted:scan_out_of_order"
@@ -107,6 +108,7 @@ def test_a_failure_found_once_replays_first_from_the_directory_database(tmp_path
     assert code == 1
     found = json.loads(again.read_text())["properties"][0]
     assert found["result"] == "failed" and found["examples"] <= 2, found
+    assert found["failure"]["replayed"] is True and found["failure"]["minimal"] is True
 
 
 def test_database_none_keeps_nothing(tmp_path: Path) -> None:

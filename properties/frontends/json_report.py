@@ -10,7 +10,9 @@ change that removes or retypes a field bumps it; added fields do not. Version 1:
   `seconds`, `seed` (of the batch that failed, or the first), `coverage` (`reached`: state to
   count; `missed` and `not_applicable`: state names; `operations`: kind to count) and, when it
   failed, `failure`: `message`, `operations` (how many), `program` (the minimal sequence as
-  Python source), `replay` (the command that replays it).
+  Python source), `replay` (the command that replays it), `minimal` (false when shrinking
+  stopped at the deadline, so the program fails but may be longer than it needs) and
+  `replayed` (the failure was replayed from the example database, not found afresh).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ SCHEMA: dict[str, Any] = {
                             "operations": {"type": "integer", "minimum": 0},
                             "program": {"type": "string"},
                             "replay": {"type": "string"},
+                            "minimal": {"type": "boolean"},
+                            "replayed": {"type": "boolean"},
                         },
                     },
                 },
@@ -111,6 +115,8 @@ def _result(r: PropertyResult) -> dict[str, Any]:
             "operations": len(r.log),
             "program": program(r),
             "replay": f"kvcheck --target {r.target} --seed {r.seed}",
+            "minimal": not r.shrink_cut,
+            "replayed": r.replayed,
         }
     return entry
 

@@ -34,6 +34,10 @@ class PropertyResult:
     log: list[Op] = attrs.field(factory=list)
     #: Shown instead of operation and state coverage, for checks that have none.
     summary: str | None = None
+    #: Shrinking stopped at the deadline: the sequence may not be minimal.
+    shrink_cut: bool = False
+    #: The failure was replayed from the example database, not found by this run's search.
+    replayed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -43,11 +47,11 @@ class PropertyResult:
     @property
     def message(self) -> str:
         """The failure's first line."""
-        return (
-            ""
-            if self.error is None
-            else f"{type(self.error).__name__}: {self.error}".split("\n")[0]
-        )
+        if self.error is None:
+            return ""
+        # A failure carried from a worker process keeps its original type's name.
+        kind = getattr(self.error, "type_name", type(self.error).__name__)
+        return f"{kind}: {self.error}".split("\n")[0]
 
     @property
     def blob(self) -> str | None:
