@@ -168,3 +168,17 @@ def test_recovery_destroys_nothing_on_the_word_of_a_read_it_cannot_repeat() -> N
         apply_plan(disk, plan)
     assert [disk.durable_image(e) for e in range(GEOMETRY.extent_count)] == images
     assert disk.pending_writes() == ()
+
+
+def test_a_node_subclass_defined_outside_a_node_package_is_checked_by_its_bases_fsck() -> None:
+    from kvcheck.evidence.planted import early_persistence
+
+    target = early_persistence()
+    try:
+        store = target.open()
+        store.put(b"k", b"v")
+        store.close()
+        report = target.fsck()
+        assert report.ok, report
+    finally:
+        target.cleanup()
