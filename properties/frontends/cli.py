@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kvcheck",
         description=__doc__.splitlines()[0],
-        epilog=EXIT_STATUSES + "\n\nkvcheck bugs --help: run the bug catalog through the checks",
+        epilog=EXIT_STATUSES + "\n\nkvcheck bugs --help: run the bug catalog through the checks"
+        "\nkvcheck sigkill --help: kill a writer of any store kept in a directory, and check",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kvcheck {version()}")
@@ -143,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kvcheck.evidence import bugs
 
         return bugs.main(argv[1:])
+    if argv[:1] == ["sigkill"]:
+        from kvcheck.frontends import sigkill_cli
+
+        return sigkill_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.budget <= 0:
         return _usage("--budget must be positive")

@@ -265,6 +265,23 @@ def load_factory(spec: str) -> Callable[[], Target]:
 
     Raises `ValueError` for a malformed spec and `TargetError` for one that cannot be loaded.
     """
+    factory = resolve(spec)
+
+    def make() -> Target:
+        try:
+            made = factory()
+        except Exception as err:
+            raise TargetError(f"the factory {spec} raised {type(err).__name__}: {err}") from err
+        return as_target(made, name=spec)
+
+    return make
+
+
+def resolve(spec: str) -> Callable[..., Any]:
+    """The callable `module:attr` names, its module looked for in the current directory first.
+
+    Raises `ValueError` for a malformed spec and `TargetError` for one that cannot be loaded.
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"target must look like module:factory, got {spec!r}")
@@ -286,13 +303,5 @@ def load_factory(spec: str) -> Callable[[], Target]:
             raise TargetError(f"{module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
         raise TargetError(f"target {spec!r} is not callable")
-    factory = obj
-
-    def make() -> Target:
-        try:
-            made = factory()
-        except Exception as err:
-            raise TargetError(f"the factory {spec} raised {type(err).__name__}: {err}") from err
-        return as_target(made, name=spec)
-
-    return make
+    result: Callable[..., Any] = obj
+    return result
