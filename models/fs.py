@@ -1,0 +1,136 @@
+"""A model of the simulated file system's persistence, so `kvcheck.crash.simfs.SimFS` is checked.
+
+The whole history of changes is kept, each marked durable once a covering fsync happens: an
+fsync of a file covers every earlier write and truncate of it; an fsync of a directory covers
+every earlier name operation in it (a rename counts for both its directories). A crash replays
+the history from an empty tree: every durable change, and of the others those the crash keeps,
+in the order they were made (a torn page write applies only its first bytes). Under the
+`ordered` model a crash first drops every name operation after the first one it loses, and
+keeps, untorn, every earlier write to a file a kept name operation names.
+
+Where `SimFS` keeps a durable tree and patches it, this replays from nothing, so the two share
+only the semantics. Changes, by kind:
+
+    ("create", directory, name, inode, is_dir)    ("unlink", directory, name)
+    ("rename", directory, name, to_directory, to_name, inode)
+    ("page", inode, offset, image)                ("truncate", inode, length)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROOT = 1
+_DATA = ("page", "truncate")
+Tree = dict[str, bytes | None]  # path to a file's bytes, or None for a directory
+
+
+class FsModel:
+    """The history of changes, and the trees it makes."""
+
+    def __init__(self, model: str = "posix"):
+        self.model = model
+        self.history: list[tuple[tuple[Any, ...], bool]] = []  # (change, durable)
+
+    def change(self, *change: Any) -> None:
+        """Record a change, not yet durable."""
+        self.history.append((change, False))
+
+    def fsync_file(self, inode: int) -> None:
+        """Every earlier write and truncate of `inode` is durable."""
+        self._mark(lambda c: c[0] in _DATA and c[1] == inode)
+
+    def fsync_dir(self, directory: int) -> None:
+        """Every earlier name operation in `directory` is durable."""
+        self._mark(
+            lambda c: (
+                (c[0] in ("create", "unlink") and c[1] == directory)
+                or (c[0] == "rename" and directory in (c[1], c[3]))
+            )
+        )
+
+    def pending(self) -> list[tuple[Any, ...]]:
+        """The changes not yet durable, oldest first (numbered as a crash plan numbers them)."""
+        return [change for change, durable in self.history if not durable]
+
+    def tree(self) -> Tree:
+        """The tree the whole history makes."""
+        return _replay(change for change, _ in self.history)
+
+    def crash(self, keep: set[int], tears: dict[int, int]) -> Tree:
+        """The tree after a crash keeping pending changes `keep` (`tears`: index to the bytes
+        of its page image kept); the history becomes that tree's, all durable."""
+        pending = self.pending()
+        keep, tears = set(keep), dict(tears)
+        if self.model == "ordered":
+            names = [n for n, c in enumerate(pending) if c[0] not in _DATA]
+            lost = [n for n in names if n not in keep]
+            if lost:
+                keep -= {n for n in names if n > lost[0]}
+            for n in names:
+                change = pending[n]
+                if n in keep and change[0] in ("create", "rename"):
+                    inode = change[3] if change[0] == "create" else change[5]
+                    for m in range(n):
+                        if pending[m][0] in _DATA and pending[m][1] == inode:
+                            keep.add(m)
+                            tears.pop(m, None)
+        survivors = []
+        number = 0
+        for change, durable in self.history:
+            if not durable:
+                kept = number in keep
+                if kept and change[0] == "page" and number in tears:
+                    change = (*change[:3], change[3][: tears[number]])
+                number += 1
+                if not kept:
+                    continue
+            survivors.append((change, True))
+        self.history = survivors
+        return self.tree()
+
+    def _mark(self, covered: Any) -> None:
+        self.history = [(c, durable or covered(c)) for c, durable in self.history]
+
+
+def _replay(changes: Any) -> Tree:
+    dirs: dict[int, dict[str, int]] = {ROOT: {}}
+    data: dict[int, bytearray] = {}
+    for change in changes:
+        kind = change[0]
+        if kind == "create":
+            _, directory, name, inode, is_dir = change
+            dirs[directory][name] = inode
+            if is_dir:
+                dirs.setdefault(inode, {})
+            else:
+                data.setdefault(inode, bytearray())
+        elif kind == "unlink":
+            dirs[change[1]].pop(change[2], None)
+        elif kind == "rename":
+            _, directory, name, to_directory, to_name, inode = change
+            if dirs[directory].get(name) == inode:
+                del dirs[directory][name]
+            dirs[to_directory][to_name] = inode
+        else:
+            target = data.setdefault(change[1], bytearray())
+            if kind == "page":
+                _, _, offset, image = change
+                target.extend(bytes(max(0, offset - len(target))))
+                target[offset : offset + len(image)] = image
+            else:
+                del target[change[2] :]
+                target.extend(bytes(change[2] - len(target)))
+    tree: Tree = {}
+
+    def walk(directory: int, prefix: str, seen: frozenset[int]) -> None:
+        for name, inode in sorted(dirs[directory].items()):
+            path = f"{prefix}/{name}"
+            if inode in dirs and inode not in seen:
+                tree[path] = None
+                walk(inode, path, seen | {inode})
+            elif inode in data:
+                tree[path] = bytes(data[inode])
+
+    walk(ROOT, "", frozenset({ROOT}))
+    return tree
