@@ -31,9 +31,14 @@ class FsModel:
     def __init__(self, model: str = "posix"):
         self.model = model
         self.history: list[tuple[tuple[Any, ...], bool]] = []  # (change, durable)
+        # A file or directory exists, empty, from its creation on, whether or not the creation
+        # survives a crash: a name that does survive shows it (as `SimFS` keeps its inodes).
+        self.kinds: dict[int, bool] = {ROOT: True}  # inode: is a directory
 
     def change(self, *change: Any) -> None:
         """Record a change, not yet durable."""
+        if change[0] == "create":
+            self.kinds[change[3]] = change[4]
         self.history.append((change, False))
 
     def fsync_file(self, inode: int) -> None:
@@ -55,7 +60,7 @@ class FsModel:
 
     def tree(self) -> Tree:
         """The tree the whole history makes."""
-        return _replay(change for change, _ in self.history)
+        return _replay((change for change, _ in self.history), self.kinds)
 
     def crash(self, keep: set[int], tears: dict[int, int]) -> Tree:
         """The tree after a crash keeping pending changes `keep` (`tears`: index to the bytes
@@ -93,25 +98,22 @@ class FsModel:
         self.history = [(c, durable or covered(c)) for c, durable in self.history]
 
 
-def _replay(changes: Any) -> Tree:
-    dirs: dict[int, dict[str, int]] = {ROOT: {}}
+def _replay(changes: Any, kinds: dict[int, bool]) -> Tree:
+    dirs: dict[int, dict[str, int]] = {}
     data: dict[int, bytearray] = {}
     for change in changes:
         kind = change[0]
         if kind == "create":
-            _, directory, name, inode, is_dir = change
-            dirs[directory][name] = inode
-            if is_dir:
-                dirs.setdefault(inode, {})
-            else:
-                data.setdefault(inode, bytearray())
+            _, directory, name, inode, _ = change
+            dirs.setdefault(directory, {})[name] = inode
         elif kind == "unlink":
-            dirs[change[1]].pop(change[2], None)
+            dirs.setdefault(change[1], {}).pop(change[2], None)
         elif kind == "rename":
             _, directory, name, to_directory, to_name, inode = change
-            if dirs[directory].get(name) == inode:
-                del dirs[directory][name]
-            dirs[to_directory][to_name] = inode
+            source = dirs.setdefault(directory, {})
+            if source.get(name) == inode:
+                del source[name]
+            dirs.setdefault(to_directory, {})[to_name] = inode
         else:
             target = data.setdefault(change[1], bytearray())
             if kind == "page":
@@ -124,13 +126,14 @@ def _replay(changes: Any) -> Tree:
     tree: Tree = {}
 
     def walk(directory: int, prefix: str, seen: frozenset[int]) -> None:
-        for name, inode in sorted(dirs[directory].items()):
+        for name, inode in sorted(dirs.get(directory, {}).items()):
             path = f"{prefix}/{name}"
-            if inode in dirs and inode not in seen:
-                tree[path] = None
-                walk(inode, path, seen | {inode})
-            elif inode in data:
-                tree[path] = bytes(data[inode])
+            if kinds[inode]:
+                if inode not in seen:
+                    tree[path] = None
+                    walk(inode, path, seen | {inode})
+            else:
+                tree[path] = bytes(data.get(inode, b""))
 
     walk(ROOT, "", frozenset({ROOT}))
     return tree

@@ -194,7 +194,8 @@ class SimFS:
             done = [p for p in self.pending if p.kind in _NAME_OPS
                     and inode in (p.directory, p.to_directory)]  # fmt: skip
             for change in done:
-                if change.kind == "rename":  # the other directory's side moves with it
+                if change.kind == "rename" and change.directory != change.to_directory:
+                    # The other directory's side of the rename moves with it.
                     other = change.to_directory if inode == change.directory else change.directory
                     _apply_name(self.durable, change, only=other)
         else:
