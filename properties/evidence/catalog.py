@@ -204,6 +204,25 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- crash consistency -----------------------------------------------------------------
     _override(
+        "filedisk_directory_not_synced",
+        "crash",
+        "crashes",
+        "FileDisk creates a store's extent files and header in a hidden directory and renames it "
+        "into place without fsyncing the directory first: after power loss the store's "
+        "directory can exist with none of its files, and the store cannot be opened. Found on "
+        "the simulated file system (posix model).",
+        "kvcheck.evidence.planted_filedisk:directory_not_synced",
+    ),
+    _override(
+        "filedisk_header_not_synced",
+        "crash",
+        "crashes",
+        "FileDisk renames a new store into place before the header's data is fsynced: after "
+        "power loss the header can be there but empty, and the store cannot be opened. Found "
+        "on the simulated file system (posix model).",
+        "kvcheck.evidence.planted_filedisk:header_not_synced",
+    ),
+    _override(
         "early_persistence",
         "crash",
         "crashes",

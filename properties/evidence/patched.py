@@ -99,6 +99,25 @@ def patched_package(package: str, patches: Sequence[Patch]) -> ModuleType:
     return importlib.import_module(package)
 
 
+def patched_module(module: str, patches: Sequence[Patch], name: str) -> ModuleType:
+    """Import a copy of the one module `kvnode.<module>` as `name`, with `patches` applied and
+    its imports left pointing at `kvnode` (once per process): for a planted bug in a shared
+    module such as `filedisk`, whose copy runs beside the shipped node."""
+    if name in sys.modules:
+        return sys.modules[name]
+    if not name.isidentifier() or "." in name:
+        raise ValueError(f"{name!r} cannot name a copy of a module")
+    source = (Path(kvnode.__file__).parent / f"{module}.py").read_text()
+    for patch in patches:
+        found = source.count(patch.old)
+        if patch.module != module or found != 1:
+            raise StalePatch(f"kvnode/{module}.py holds the patched text {found} times, not once")
+        source = source.replace(patch.old, patch.new)
+    (copies_root() / f"{name}.py").write_text(source)
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
 def module(package: ModuleType, name: str) -> ModuleType:
     """The submodule `name` of a package (`kvnode` itself or a patched copy)."""
     if name in SHARED:

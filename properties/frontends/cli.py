@@ -20,6 +20,7 @@ from kvcheck.frontends.runner import SHRINK_SHARE
 from kvcheck.frontends.workers import Job, Run, run_all
 from kvcheck.machine.targets import TargetError, load_factory
 from kvnode.cli import version
+from kvnode.simdisk import SimDisk
 
 #: Exit statuses (`--help` and the README list them).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_COVERAGE = 0, 1, 2, 3, 4
@@ -35,6 +36,7 @@ EXIT_STATUSES = """exit status:
 BUILT_IN = {
     "simdisk": "kvcheck.machine.targets:simdisk_target",
     "filedisk": "kvcheck.machine.targets:filedisk_target",
+    "simfs": "kvcheck.crash.fs_targets:simfs_target",
 }
 
 
@@ -51,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         metavar="MODULE:FACTORY",
-        help="store to check (repeatable); 'simdisk' and 'filedisk' name the built-in node "
-        "(default: both)",
+        help="store to check (repeatable); 'simdisk', 'filedisk' (real files) and 'simfs' "
+        "(FileDisk on the simulated file system) name the built-in node (default: all three)",
     )
     parser.add_argument(
         "--budget",
@@ -113,22 +115,26 @@ def _jobs(specs: list[str], exhaustive: bool) -> list[Job]:
     """Every property to run on every target. Each factory is called once here, as a probe of
     what its target supports."""
     jobs = []
+    simdisk_specs: list[str] = []
     for spec in specs:
         factory = load_factory(spec)
         probe = factory()
         has_disk, can_damage = probe.disk is not None, probe.can_damage and probe.can_reboot
+        on_simdisk = isinstance(probe.disk, SimDisk)
         probe.cleanup()
         jobs.append(Job(f"conformance[{_short(spec)}]", spec, "conformance"))
         if has_disk:
             jobs.append(Job(f"faults[{_short(spec)}]", spec, "faults"))
+        if on_simdisk:
+            simdisk_specs.append(spec)
         if can_damage:
             jobs.append(Job(f"damage[{_short(spec)}]", spec, "damage"))
     if exhaustive:
         # Exhaustive crash checking runs on the first target with a simulated disk.
-        on_disk = [job.spec for job in jobs if job.kind == "faults"]
-        if not on_disk:
-            raise ValueError("--exhaustive-crashes needs a target on a simulated disk")
-        jobs.append(Job(f"exhaustive[{_short(on_disk[0])}]", on_disk[0], "exhaustive"))
+        if not simdisk_specs:
+            raise ValueError("--exhaustive-crashes needs a target on a SimDisk")
+        first = simdisk_specs[0]
+        jobs.append(Job(f"exhaustive[{_short(first)}]", first, "exhaustive"))
     return jobs
 
 
