@@ -1,4 +1,4 @@
-"""A model of the simulated file system's persistence, so `kvcheck.crash.simfs.SimFS` is checked.
+"""A model of the simulated file system's persistence, so `kvcheck.machine.simfs.SimFS` is checked.
 
 The whole history of changes is kept, each marked durable once a covering fsync happens: an
 fsync of a file covers every earlier write and truncate of it; an fsync of a directory covers

@@ -57,7 +57,7 @@ ALLOWED = {
     "kvcheck.evidence": {"kvnode", "kvcheck.models", "kvcheck.machine", "kvcheck.crash",
                          "kvcheck.concurrency", "kvcheck.codecs", "kvcheck.evidence",
                          "kvcheck.frontends.profiles"},
-    "kvcheck.adapters": {"kvcheck.crash.directory", "kvcheck.adapters"},
+    "kvcheck.adapters": {"kvcheck.machine.directory", "kvcheck.adapters"},
     "kvcheck.frontends": {"kvnode", "kvcheck"},
     "kvcheck": {"kvcheck.machine"},
 }  # fmt: skip

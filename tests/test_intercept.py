@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kvcheck.crash.fs_targets import SimFSTarget
-from kvcheck.crash.intercept import FD_BASE, Mount, NotModelled
-from kvcheck.crash.simfs import SimFS
 from kvcheck.machine.conformance import conformance_machine
+from kvcheck.machine.fs_targets import SimFSTarget
+from kvcheck.machine.intercept import FD_BASE, Mount, NotModelled
+from kvcheck.machine.simfs import SimFS
 from kvnode.simdisk import CrashPlan
 
 ROOT = "/kvcheck-test-mount"

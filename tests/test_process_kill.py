@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kvcheck.crash import process_kill
-from kvcheck.crash.directory import DirectoryStore, load_directory_store
 from kvcheck.frontends.cli import main
+from kvcheck.machine.directory import DirectoryStore, load_directory_store
 from kvcheck.machine.targets import TargetError
 
 PLANTED = "kvcheck.evidence.planted_stores"

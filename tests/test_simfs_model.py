@@ -8,7 +8,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from kvcheck.crash.simfs import ROOT, SimFS
+from kvcheck.machine.simfs import ROOT, SimFS
 from kvcheck.models.fs import FsModel
 from kvnode.simdisk import CrashPlan
 

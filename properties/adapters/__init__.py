@@ -1,2 +1,3 @@
-"""Adapters for stores Python users reach for, shipped as examples of the store contracts: each
-is `module:factory` for `kvcheck sigkill --target` (a `kvcheck.crash.directory.DirectoryStore`)."""
+"""Adapters for stores Python users reach for, shipped as examples of the store contract: each
+is `module:factory` for `kvcheck --target` and `kvcheck sigkill --target` (a
+`kvcheck.machine.directory.DirectoryStore`)."""

@@ -14,14 +14,14 @@ import shelve
 import sqlite3
 from typing import Any
 
-from kvcheck.crash.directory import DirectoryStore
+from kvcheck.machine.directory import DirectoryStore, make_directory
 
 
 class SqliteStore:
     """A table of blobs in `PATH/kv.sqlite`, every statement committed on its own."""
 
     def __init__(self, path: str):
-        os.makedirs(path, exist_ok=True)
+        make_directory(path)
         self._db = sqlite3.connect(os.path.join(path, "kv.sqlite"), isolation_level=None)
         self._db.execute("CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB)")
 
@@ -52,7 +52,7 @@ class DumbStore:
     """`dbm.dumb` in `PATH/db`: `PATH/db.dat` holds the values, `PATH/db.dir` the index."""
 
     def __init__(self, path: str):
-        os.makedirs(path, exist_ok=True)
+        make_directory(path)
         # Held open for the store's life, closed by `close()`.
         self._db: Any = dbm.dumb.open(os.path.join(path, "db"), "c")  # noqa: SIM115
 
@@ -89,7 +89,7 @@ class ShelveStore(DumbStore):
     latin-1, and values are pickled bytes."""
 
     def __init__(self, path: str):
-        os.makedirs(path, exist_ok=True)
+        make_directory(path)
         inner: Any = dbm.dumb.open(os.path.join(path, "shelf"), "c")  # noqa: SIM115
         self._db = shelve.Shelf(inner)
 

@@ -1,7 +1,7 @@
 """Process crashes for any store kept in a directory: a writer killed with SIGKILL, again and again.
 
 For stores the interpreter cannot see into (C extensions such as `sqlite3`), and as a first
-check of any store: a child process opens the store (`kvcheck.crash.directory`), applies a
+check of any store: a child process opens the store (`kvcheck.machine.directory`), applies a
 deterministic sequence of operations (operation i depends only on i) and acknowledges on stdout
 each operation the store has promised durable, by its own promise (on return, after a sync every
 `BATCH` operations, or after a close every `BATCH` operations). The parent kills it at a random
@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from kvcheck.crash.directory import DirectoryStore, load_directory_store
+from kvcheck.machine.directory import DirectoryStore, load_directory_store
 
 KEYS = 64
 #: A `"sync"` or `"close"` store is synced (or closed and reopened) every this many operations.

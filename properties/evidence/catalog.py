@@ -204,6 +204,32 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- crash consistency -----------------------------------------------------------------
     _override(
+        "record_file_rewrite_in_place",
+        "crash",
+        "crashes",
+        "A store of one record file truncates the live file and writes the records into it, so "
+        "power lost in between leaves a file cut short, which the store cannot open. A store "
+        "kept in a directory, on the simulated file system.",
+        "kvcheck.evidence.planted_stores:rewrite_in_place",
+    ),
+    _override(
+        "record_file_acknowledge_before_writing",
+        "crash",
+        "crashes",
+        "A store of one record file says a mutation is durable when its call returns, but "
+        "writes the file only every fifth mutation: power loss takes acknowledged writes.",
+        "kvcheck.evidence.planted_stores:acknowledge_before_writing",
+    ),
+    _override(
+        "record_file_rename_not_synced",
+        "crash",
+        "crashes",
+        "A store of one record file writes a new file, fsyncs it and renames it over the old "
+        "one, but never fsyncs the directory: power loss can take the rename back. No process "
+        "kill shows this (the rename reached the OS); the simulated file system does.",
+        "kvcheck.evidence.planted_stores:rename_not_synced",
+    ),
+    _override(
         "filedisk_directory_not_synced",
         "crash",
         "crashes",

@@ -1,5 +1,5 @@
 """`FileDisk` with planted fsync mistakes, on the simulated file system, for showing that
-dirty reboots there bite (`kvcheck.crash.fs_targets`). Each is a source patch of a copy of
+dirty reboots there bite (`kvcheck.machine.fs_targets`). Each is a source patch of a copy of
 `kvnode/filedisk.py`; the node itself is the shipped one.
 
 - `directory_not_synced`: creating a store writes the extent files and the header into a
@@ -11,8 +11,8 @@ dirty reboots there bite (`kvcheck.crash.fs_targets`). Each is a source patch of
 
 from __future__ import annotations
 
-from kvcheck.crash.fs_targets import SimFSTarget
 from kvcheck.evidence.patched import Patch, patched_module
+from kvcheck.machine.fs_targets import SimFSTarget
 from kvcheck.machine.targets import Target
 
 _DIRECTORY_NOT_SYNCED = (

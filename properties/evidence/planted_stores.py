@@ -2,21 +2,27 @@
 the process-kill trials (`kvcheck.crash.process_kill`) bite.
 
 `RecordFile` keeps every pair in one file of records, rewritten whole after each mutation, and
-promises durability on return. Done right, it writes a new file and renames it over the old one
-(`replace_file`): a kill leaves the old file or the new one. The planted bugs are the two
-mistakes such stores make most:
+promises durability on return. Done right, it writes a new file, fsyncs it, renames it over the
+old one and fsyncs the directory (`replace_file`): a kill or a power loss leaves the old file or
+the new one. The planted bugs are the mistakes such stores make most:
 
 - `rewrite_in_place`: it truncates the live file and writes the records into it, so a kill in
   between leaves a file that is cut short;
 - `acknowledge_before_writing`: it buffers mutations and writes the file every few, while
-  still saying a mutation is durable when it returns.
+  still saying a mutation is durable when it returns;
+- `rename_not_synced`: it does everything right but fsync the directory after the rename, so
+  the rename can be lost on power loss. A kill cannot show this (the rename reached the OS);
+  only the simulated file system can.
+
+(The first version of `replace_file` here was `rename_not_synced`: it held 12 kills and failed
+on its first simulated power loss.)
 """
 
 from __future__ import annotations
 
 import os
 
-from kvcheck.crash.directory import DirectoryStore
+from kvcheck.machine.directory import DirectoryStore, make_directory
 
 
 class RecordFile:
@@ -25,7 +31,7 @@ class RecordFile:
     FLUSH_EVERY = 1
 
     def __init__(self, path: str):
-        os.makedirs(path, exist_ok=True)
+        make_directory(path)
         self._file = os.path.join(path, "records")
         self._data: dict[bytes, bytes] = {}
         self._unwritten = 0
@@ -42,8 +48,7 @@ class RecordFile:
 
     def put(self, key: bytes, value: bytes) -> None:
         """Set `key`, then write the file."""
-        self._data[key] = value
-        self._changed()
+        self._commit({**self._data, key: value})
 
     def get(self, key: bytes) -> bytes | None:
         """The value of `key`, or None."""
@@ -51,29 +56,41 @@ class RecordFile:
 
     def delete(self, key: bytes) -> None:
         """Remove `key`, then write the file."""
-        if self._data.pop(key, None) is not None:
-            self._changed()
+        if key in self._data:
+            self._commit({k: v for k, v in self._data.items() if k != key})
 
     def close(self) -> None:
         """Write what is unwritten."""
         if self._unwritten:
-            self._write()
+            self._write(self._data)
 
-    def _changed(self) -> None:
-        self._unwritten += 1
-        if self._unwritten >= self.FLUSH_EVERY:
-            self._write()
+    def _commit(self, data: dict[bytes, bytes]) -> None:
+        # The new state becomes visible only once it is written (when it is written at all): a
+        # write that fails leaves the old one, so nothing is shown that a crash could take back.
+        if self._unwritten + 1 >= self.FLUSH_EVERY:
+            self._write(data)
+        else:
+            self._unwritten += 1
+        self._data = data
 
-    def _write(self) -> None:
+    def _write(self, data: dict[bytes, bytes]) -> None:
         temporary = self._file + ".new"
-        self._write_records(temporary)
+        self._write_records(temporary, data)
         os.replace(temporary, self._file)
+        self._sync_directory()
         self._unwritten = 0
 
-    def _write_records(self, name: str) -> None:
+    def _sync_directory(self) -> None:
+        fd = os.open(os.path.dirname(self._file), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_records(self, name: str, data: dict[bytes, bytes]) -> None:
         # A line per record, each written as it is made, as a store streaming its records does.
         with open(name, "w", encoding="ascii", buffering=1) as f:
-            for key, value in sorted(self._data.items()):
+            for key, value in sorted(data.items()):
                 f.write(f"{key.hex()} {value.hex()}\n")
             f.write("end\n")
             f.flush()
@@ -81,13 +98,18 @@ class RecordFile:
 
 
 class _RewriteInPlace(RecordFile):
-    def _write(self) -> None:
-        self._write_records(self._file)
+    def _write(self, data: dict[bytes, bytes]) -> None:
+        self._write_records(self._file, data)
         self._unwritten = 0
 
 
 class _AcknowledgeBeforeWriting(RecordFile):
     FLUSH_EVERY = 5
+
+
+class _RenameNotSynced(RecordFile):
+    def _sync_directory(self) -> None:
+        pass
 
 
 def replace_file() -> DirectoryStore:
@@ -103,3 +125,8 @@ def rewrite_in_place() -> DirectoryStore:
 def acknowledge_before_writing() -> DirectoryStore:
     """Planted: durability promised on return, the file written every fifth mutation."""
     return DirectoryStore("acknowledge-before-writing", _AcknowledgeBeforeWriting, durable="return")
+
+
+def rename_not_synced() -> DirectoryStore:
+    """Planted: the directory is not fsynced after the rename that replaces the file."""
+    return DirectoryStore("rename-not-synced", _RenameNotSynced, durable="return")

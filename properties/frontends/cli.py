@@ -36,7 +36,7 @@ EXIT_STATUSES = """exit status:
 BUILT_IN = {
     "simdisk": "kvcheck.machine.targets:simdisk_target",
     "filedisk": "kvcheck.machine.targets:filedisk_target",
-    "simfs": "kvcheck.crash.fs_targets:simfs_target",
+    "simfs": "kvcheck.machine.fs_targets:simfs_target",
 }
 
 

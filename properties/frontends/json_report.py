@@ -8,7 +8,8 @@ change that removes or retypes a field bumps it; added fields do not. Version 1:
 - `properties`: one object per property run, with `name` (`conformance[simdisk]`), `target`
   (its `module:factory`), `result` (`ok`, `failed` or `target-failed`), `examples`, `steps`,
   `seconds`, `seed` (of the batch that failed, or the first), `coverage` (`reached`: state to
-  count; `missed` and `not_applicable`: state names; `operations`: kind to count) and, when it
+  count; `missed` and `not_applicable`: state names; `operations`: kind to count; `audit`: what
+  a target's fsync audit counted, for a directory store) and, when it
   failed, `failure`: `message`, `operations` (how many), `program` (the minimal sequence as
   Python source), `replay` (the command that replays it), `minimal` (false when shrinking
   stopped at the deadline, so the program fails but may be longer than it needs) and
@@ -68,6 +69,7 @@ SCHEMA: dict[str, Any] = {
                             "missed": _NAMES,
                             "not_applicable": _NAMES,
                             "operations": _COUNTS,
+                            "audit": _COUNTS,
                         },
                     },
                     "failure": {
@@ -107,6 +109,7 @@ def _result(r: PropertyResult) -> dict[str, Any]:
             "missed": cov.missed_states() + cov.missed_ops(),
             "not_applicable": sorted(cov.not_applicable),
             "operations": {kind: count for kind, count in cov.ops.items() if count},
+            "audit": dict(cov.audit),
         },
     }
     if not r.ok:

@@ -155,6 +155,9 @@ def table(results: Sequence[PropertyResult]) -> str:
         not_applicable = sorted(x for x in cov.not_applicable if x in STATES)
         if not_applicable:
             rows.append("  n/a:        " + ", ".join(not_applicable))
+        if cov.audit:
+            audit = ", ".join(f"{what} {n}" for what, n in sorted(cov.audit.items()))
+            rows.append("  fsync audit: " + audit)
     return "\n".join(rows)
 
 

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         "again, and check after each kill that what the store promised durable is there.",
         epilog="exit status: 0 every trial held, 1 a trial failed (the killed directory is "
         "kept), 2 bad usage, 3 the target itself failed\n\nThe target's factory returns a "
-        "kvcheck.crash.directory.DirectoryStore; shipped: kvcheck.adapters.stdlib:sqlite, "
+        "kvcheck.machine.directory.DirectoryStore; shipped: kvcheck.adapters.stdlib:sqlite, "
         ":dbm_dumb, :shelve_dumb.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

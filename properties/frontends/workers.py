@@ -266,6 +266,7 @@ def _merge_shards(shards: list[PropertyResult]) -> PropertyResult:
     for shard in shards:
         coverage.ops.update(shard.coverage.ops)
         coverage.states.update(shard.coverage.states)
+        coverage.audit.update(shard.coverage.audit)
         coverage.examples += shard.coverage.examples
         coverage.steps += shard.coverage.steps
     failed = sorted((r for r in shards if not r.ok), key=lambda r: (len(r.log), r.seed))

@@ -69,6 +69,9 @@ class Coverage:
     not_applicable: set[str] = attrs.field(factory=set)
     examples: int = 0
     steps: int = 0
+    #: What a target's own audit counted (for a directory store: syncs and closes that fsynced
+    #: something, and that fsynced nothing).
+    audit: Counter[str] = attrs.field(factory=Counter)
 
     def op(self, kind: str) -> None:
         """Count one operation of `kind`."""

@@ -174,10 +174,11 @@ class Harness(Faults, Crashes, DamageAtRest):
             self.coverage.reach("reboot-index-and-log")
 
     def close(self) -> None:
-        """Close the store and release the target."""
+        """Close the store and release the target, keeping what its audit counted."""
         try:
             self._close_store(check_progress=False)
         finally:
+            self.coverage.audit.update(getattr(self.target, "audit", {}))
             self.target.cleanup()
 
     def run(self, op: Op) -> None:

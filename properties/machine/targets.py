@@ -238,6 +238,12 @@ def as_target(made: object, name: str = "store") -> Target:
     """A `Target` from what a factory returned: a target as is, a store wrapped."""
     if isinstance(made, Target):
         return made
+    from kvcheck.machine.directory import DirectoryStore
+
+    if isinstance(made, DirectoryStore):
+        from kvcheck.machine.fs_targets import DirectoryTarget
+
+        return DirectoryTarget(made)
     if isinstance(made, Store):
         target = StoreTarget(lambda: made, name)
         target.limits = getattr(made, "limits", Target.limits)

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from kvcheck.crash.simfs import ROOT, SimFS
+from kvcheck.machine.simfs import ROOT, SimFS
 
 #: Descriptors of the mount start here, above any descriptor the process really has.
 FD_BASE = 1 << 24

@@ -15,6 +15,7 @@ lose everything since it was opened when killed, but nothing it had closed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,23 @@ def load_directory_store(spec: str) -> DirectoryStore:
     if not isinstance(made, DirectoryStore):
         raise TargetError(
             f"the factory {spec} returned a {type(made).__name__}, not a DirectoryStore "
-            "(kvcheck.crash.directory)"
+            "(kvcheck.machine.directory)"
         )
     return made
+
+
+def make_directory(path: str) -> None:
+    """Create the directory `path` (and its parents) durably: each new directory's parent is
+    fsynced, without which a power loss may take the new directory, and all in it, away."""
+    missing = []
+    head = os.path.abspath(path)
+    while not os.path.isdir(head):
+        missing.append(head)
+        head = os.path.dirname(head)
+    for directory in reversed(missing):
+        os.mkdir(directory)
+        fd = os.open(os.path.dirname(directory), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
