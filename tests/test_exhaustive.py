@@ -10,7 +10,7 @@ from kvcheck.crash import exhaustive
 from kvcheck.evidence.planted import CRASH_PLANTED
 from kvcheck.machine import ops
 from kvcheck.machine.ops import Op
-from kvcheck.machine.targets import Target, simdisk_target
+from kvcheck.machine.targets import Target, load_factory, simdisk_target
 from kvnode import SMALL_GEOMETRY, PendingWrite
 
 # Puts big enough to fill an extent, so the sync rolls over and reclamation has a victim.
@@ -70,3 +70,17 @@ def test_a_failure_replays_through_the_harness() -> None:
 def test_small_geometry_is_what_the_default_target_uses() -> None:
     target = simdisk_target()
     assert target.page_bytes == SMALL_GEOMETRY.page_bytes
+
+
+@pytest.mark.parametrize(
+    ("spec", "finds"),
+    [
+        ("kvcheck.evidence.planted_stores:replace_file", False),
+        ("kvcheck.evidence.planted_stores:rename_not_synced", True),
+        ("kvcheck.evidence.planted_filedisk:header_not_synced", True),
+    ],
+)
+def test_every_file_level_crash_state_of_short_histories(spec: str, finds: bool) -> None:
+    report = exhaustive.run(load_factory(spec), seed=3, budget=1.5)
+    assert (report.failure is not None) == finds, report.failure
+    assert report.crash_states > 0

@@ -115,7 +115,7 @@ def _jobs(specs: list[str], exhaustive: bool) -> list[Job]:
     """Every property to run on every target. Each factory is called once here, as a probe of
     what its target supports."""
     jobs = []
-    simdisk_specs: list[str] = []
+    disk_specs: list[tuple[bool, int, str]] = []
     for spec in specs:
         factory = load_factory(spec)
         probe = factory()
@@ -125,15 +125,16 @@ def _jobs(specs: list[str], exhaustive: bool) -> list[Job]:
         jobs.append(Job(f"conformance[{_short(spec)}]", spec, "conformance"))
         if has_disk:
             jobs.append(Job(f"faults[{_short(spec)}]", spec, "faults"))
-        if on_simdisk:
-            simdisk_specs.append(spec)
+        if has_disk:
+            # Exhaustive crash checking prefers a SimDisk: its crash states are the cheapest.
+            disk_specs.append((not on_simdisk, len(disk_specs), spec))
         if can_damage:
             jobs.append(Job(f"damage[{_short(spec)}]", spec, "damage"))
     if exhaustive:
-        # Exhaustive crash checking runs on the first target with a simulated disk.
-        if not simdisk_specs:
-            raise ValueError("--exhaustive-crashes needs a target on a SimDisk")
-        first = simdisk_specs[0]
+        # Exhaustive crash checking runs on one target with a simulated disk or file system.
+        if not disk_specs:
+            raise ValueError("--exhaustive-crashes needs a target on a SimDisk or a SimFS")
+        first = min(disk_specs)[2]
         jobs.append(Job(f"exhaustive[{_short(first)}]", first, "exhaustive"))
     return jobs
 

@@ -9,13 +9,14 @@ wrapped in `StoreTarget`), named on the command line as `module:factory`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from kvcheck.machine.damage import Damage, damage_files, damage_simdisk
@@ -80,6 +81,11 @@ class Target:
         """Contents an independent recovery of a copy of the storage finds (needs `disk`)."""
         raise NotImplementedError
 
+    def using(self, disk: Any) -> contextlib.AbstractContextManager[None]:
+        """Within the block, `open()` opens the store on `disk` (a crashed copy of this target's
+        `disk`) instead; for exhaustive crash checking, which tries many crashes of one point."""
+        raise NotImplementedError
+
     #: Whether the damage-at-rest property applies: the target implements the four methods
     #: below over storage the property may damage while the store is closed.
     can_damage = False
@@ -119,6 +125,15 @@ class SimDiskTarget(Target):
     def open(self) -> Node:
         """A node recovered from the disk."""
         return self.node_class.open(self.disk)
+
+    @contextlib.contextmanager
+    def using(self, disk: Any) -> Iterator[None]:
+        """Open on `disk` within the block."""
+        live, self.disk = self.disk, disk
+        try:
+            yield
+        finally:
+            self.disk = live
 
     def recover_copy(self) -> list[tuple[bytes, bytes]]:
         """Contents a second, independent recovery of the disk as it is now finds."""
