@@ -48,13 +48,10 @@ def sqlite() -> DirectoryStore:
     return DirectoryStore("sqlite3", SqliteStore, durable="return")
 
 
-class DumbStore:
-    """`dbm.dumb` in `PATH/db`: `PATH/db.dat` holds the values, `PATH/db.dir` the index."""
+class MappingStore:
+    """A store over a dict-like database of bytes (`self._db`), with `sync()` and `close()`."""
 
-    def __init__(self, path: str):
-        make_directory(path)
-        # Held open for the store's life, closed by `close()`.
-        self._db: Any = dbm.dumb.open(os.path.join(path, "db"), "c")  # noqa: SIM115
+    _db: Any
 
     def put(self, key: bytes, value: bytes) -> None:
         """Set `key`."""
@@ -62,8 +59,7 @@ class DumbStore:
 
     def get(self, key: bytes) -> bytes | None:
         """The value of `key`, or None."""
-        value = self._db.get(key)
-        return None if value is None else bytes(value)
+        return bytes(self._db[key]) if key in self._db else None
 
     def delete(self, key: bytes) -> None:
         """Remove `key` if present."""
@@ -71,12 +67,22 @@ class DumbStore:
             del self._db[key]
 
     def sync(self) -> None:
-        """Write the index file."""
+        """The database's own `sync()`."""
         self._db.sync()
 
     def close(self) -> None:
-        """Write the index and close."""
+        """The database's own `close()`."""
         self._db.close()
+
+
+class DumbStore(MappingStore):
+    """`dbm.dumb` in `PATH/db`: `PATH/db.dat` holds the values, `PATH/db.dir` the index (written
+    by `sync()` and `close()`)."""
+
+    def __init__(self, path: str):
+        make_directory(path)
+        # Held open for the store's life, closed by `close()`.
+        self._db = dbm.dumb.open(os.path.join(path, "db"), "c")  # noqa: SIM115
 
 
 def dbm_dumb() -> DirectoryStore:

@@ -27,6 +27,7 @@ import fcntl
 import io
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,6 +93,30 @@ class Mount:
         self._patch(io, "open", self._open_file)
         self._real_flock = fcntl.flock
         self._patch(fcntl, "flock", self._flock)
+        # A module that took its own reference at import (`file_open = builtins.open`, `from os
+        # import fsync`) would call the real function, or, imported while an earlier mount was
+        # active, that mount's: those references are patched too, and put back to the real one.
+        ours = {f"_os_{n}": real[n] for n in _PATCHED if n in real}
+        ours.update({"_open_file": self._real_open, "_flock": self._real_flock})
+        by_id = {id(function): method for method, function in ours.items()}
+
+        def standing_for(value: Any) -> str:
+            method = getattr(getattr(value, "__func__", None), "__name__", "")
+            return by_id.get(id(value)) or str(method)
+
+        for module, name in _aliases(by_id, set(ours)):
+            method = standing_for(module.__dict__.get(name))
+            if method in ours:
+                self._saved.append((module, name, ours[method]))
+                setattr(module, name, getattr(self, method))
+        # And a default argument bound at definition (`def put(..., write=os.write)`).
+        for function in _defaulted(by_id, set(ours)):
+            defaults = function.__defaults__ or ()
+            methods = [standing_for(value) for value in defaults]
+            pairs = list(zip(methods, defaults, strict=True))
+            real_defaults = tuple(ours.get(m, v) for m, v in pairs)
+            self._saved.append((function, "__defaults__", real_defaults))
+            function.__defaults__ = tuple(getattr(self, m) if m in ours else v for m, v in pairs)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -498,6 +523,64 @@ class Mount:
                                 line_buffering=buffering == 1)  # fmt: skip
         text.mode = mode  # type: ignore[misc]
         return text
+
+
+_ALIAS_CACHE: dict[int, list[tuple[Any, str]]] = {}
+
+
+def _aliases(real: dict[int, str], methods: set[str]) -> list[tuple[Any, str]]:
+    """(module, name) for every module-level name, outside `os`, `io`, `builtins` and `fcntl`,
+    bound to one of the `real` functions (by id) or to a `Mount`'s method standing for one.
+    Cached until another module is imported: a mount is made for every example."""
+    key = len(sys.modules)
+    if key not in _ALIAS_CACHE:
+        found = []
+        skip = (os, io, builtins, fcntl, sys.modules[__name__])
+        for module in list(sys.modules.values()):
+            if module is None or module in skip:
+                continue
+            for name, value in list(getattr(module, "__dict__", {}).items()):
+                stands_for = isinstance(getattr(value, "__self__", None), Mount) and (
+                    getattr(value.__func__, "__name__", "") in methods
+                )
+                if id(value) in real or stands_for:
+                    found.append((module, name))
+        _ALIAS_CACHE.clear()
+        _ALIAS_CACHE[key] = found
+    return _ALIAS_CACHE[key]
+
+
+_DEFAULTED_CACHE: dict[int, list[Any]] = {}
+
+
+def _defaulted(real: dict[int, str], methods: set[str]) -> list[Any]:
+    """Functions (of modules, and of their classes) with a default argument bound to one of
+    the `real` functions or to a `Mount`'s method standing for one. Cached as `_aliases` is."""
+    key = len(sys.modules)
+    if key not in _DEFAULTED_CACHE:
+
+        def relevant(value: Any) -> bool:
+            return id(value) in real or (
+                isinstance(getattr(value, "__self__", None), Mount)
+                and getattr(value.__func__, "__name__", "") in methods
+            )
+
+        found = []
+        skip = (os, io, builtins, fcntl, sys.modules[__name__])
+        for module in list(sys.modules.values()):
+            if module is None or module in skip:
+                continue
+            values = list(getattr(module, "__dict__", {}).values())
+            for value in list(values):
+                if isinstance(value, type) and value.__module__ == module.__name__:
+                    values.extend(vars(value).values())
+            for value in values:
+                defaults = getattr(value, "__defaults__", None)
+                if isinstance(defaults, tuple) and any(relevant(d) for d in defaults):
+                    found.append(value)
+        _DEFAULTED_CACHE.clear()
+        _DEFAULTED_CACHE[key] = found
+    return _DEFAULTED_CACHE[key]
 
 
 def _flags(mode: str) -> int:
