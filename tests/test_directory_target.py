@@ -69,3 +69,10 @@ def test_the_fsync_audit_counts_a_sync_that_makes_nothing_durable() -> None:
     h.put(b"k", b"v")
     h.close()
     assert h.coverage.audit == {}  # it fsyncs as it writes: nothing is left for close
+
+
+def test_a_store_doing_its_io_in_c_is_sent_to_the_kill_trials() -> None:
+    from kvcheck.machine.targets import TargetError
+
+    with pytest.raises(TargetError, match="kvcheck sigkill"):
+        as_target(stdlib.sqlite(), name="kvcheck.adapters.stdlib:sqlite")

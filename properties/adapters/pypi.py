@@ -116,7 +116,7 @@ class SqliteDictStore:
 
 def sqlitedict_store() -> DirectoryStore:
     """`sqlitedict` with `autocommit=True`: durable on return."""
-    return DirectoryStore("sqlitedict", SqliteDictStore, durable="return")
+    return DirectoryStore("sqlitedict", SqliteDictStore, durable="return", in_python=False)
 
 
 class DiskCacheStore:
@@ -147,7 +147,7 @@ class DiskCacheStore:
 
 def diskcache_store() -> DirectoryStore:
     """`diskcache`: durable on return."""
-    return DirectoryStore("diskcache", DiskCacheStore, durable="return")
+    return DirectoryStore("diskcache", DiskCacheStore, durable="return", in_python=False)
 
 
 class LmdbStore:
@@ -181,4 +181,4 @@ class LmdbStore:
 
 def lmdb_store() -> DirectoryStore:
     """`lmdb`: durable when each transaction commits."""
-    return DirectoryStore("lmdb", LmdbStore, durable="return")
+    return DirectoryStore("lmdb", LmdbStore, durable="return", in_python=False)

@@ -45,7 +45,7 @@ class SqliteStore:
 
 def sqlite() -> DirectoryStore:
     """`sqlite3`, autocommitting: durable on return."""
-    return DirectoryStore("sqlite3", SqliteStore, durable="return")
+    return DirectoryStore("sqlite3", SqliteStore, durable="return", in_python=False)
 
 
 class MappingStore:

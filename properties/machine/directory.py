@@ -41,6 +41,9 @@ class DirectoryStore:
     name: str
     open: Callable[[str], Any]
     durable: str = attrs.field(default="sync", validator=_promise)
+    #: False for a store whose file I/O is done in C (`sqlite3`, `lmdb`): no interception sees
+    #: it, so only process kills (`kvcheck sigkill`) can check it.
+    in_python: bool = True
 
     def open_checked(self, path: str) -> Any:
         """`open(path)`, checked to have the API (a missing method is a `TargetError`)."""

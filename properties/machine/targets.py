@@ -258,6 +258,12 @@ def as_target(made: object, name: str = "store") -> Target:
     if isinstance(made, DirectoryStore):
         from kvcheck.machine.fs_targets import DirectoryTarget
 
+        if not made.in_python:
+            raise TargetError(
+                f"{name}: {made.name} does its file I/O in C, which the simulated file system "
+                f"cannot see; check it with kvcheck sigkill --target {name}"
+            )
+
         return DirectoryTarget(made)
     if isinstance(made, Store):
         target = StoreTarget(lambda: made, name)
