@@ -81,7 +81,77 @@ class CrashPlan:
         return cls(keep=frozenset(w.index for w in disk.pending_writes()))
 
 
-class SimDisk:
+class FaultInjection:
+    """Power loss and injected faults, as a simulated disk or file system offers them: the
+    countdown to a `PowerLoss`, the failures `fail` arms, the bit flips of reads. A subclass
+    calls `_tick_power` before each change, `_take_failure` before each operation (raising its
+    own error when it says so) and `_flip` on what a read returns."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, int | None] = {}
+        self._flips: list[int] = []
+        self._power_left: int | None = None
+        self._power_syncs_only = False
+
+    def arm_power_loss(self, after: int, *, syncs_only: bool = False) -> None:
+        """Let `after` more changes or syncs happen (only syncs, with `syncs_only`), then raise
+        `PowerLoss` before the next one. Counting syncs puts the loss where the most writes are
+        pending: just before the operation meant to make them durable."""
+        if after < 0:
+            raise ValueError("after must not be negative")
+        self._power_left = after
+        self._power_syncs_only = syncs_only
+
+    def disarm_power_loss(self) -> None:
+        """Cancel an armed power loss."""
+        self._power_left = None
+
+    def fail(self, op: Op, times: int | None = 1) -> None:
+        """Make the next `times` operations of kind `op` fail (`None`: until cleared)."""
+        if times is not None and times < 1:
+            raise ValueError("times must be positive or None")
+        self._failures[op] = times
+
+    def flip_bit_on_read(self, bit: int, times: int = 1) -> None:
+        """Flip bit `bit` (modulo the read's length) in each of the next `times` reads."""
+        self._flips.extend([bit] * times)
+
+    def clear_faults(self) -> None:
+        """Stop injecting faults."""
+        self._failures.clear()
+        self._flips.clear()
+
+    def _tick_power(self, *, sync: bool = False) -> None:
+        if self._power_left is None or (self._power_syncs_only and not sync):
+            return
+        if self._power_left == 0:
+            self._power_left = None
+            raise PowerLoss("power lost")
+        self._power_left -= 1
+
+    def _take_failure(self, op: Op) -> bool:
+        """Whether this `op` is to fail (counting it off what `fail` armed)."""
+        if op not in self._failures:
+            return False
+        remaining = self._failures[op]
+        if remaining is not None:
+            if remaining <= 1:
+                del self._failures[op]
+            else:
+                self._failures[op] = remaining - 1
+        return True
+
+    def _flip(self, data: bytes) -> bytes:
+        """`data` with the next armed bit flip applied, if any."""
+        if not self._flips or not data:
+            return data
+        bit = self._flips.pop(0) % (8 * len(data))
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        return bytes(flipped)
+
+
+class SimDisk(FaultInjection):
     """An in-memory disk for checking; see the module docstring for its semantics."""
 
     def __init__(self, geometry: Geometry):
@@ -89,10 +159,7 @@ class SimDisk:
         self._durable = [bytearray() for _ in range(geometry.extent_count)]
         self._current = [bytearray() for _ in range(geometry.extent_count)]
         self._pending: list[PendingWrite] = []
-        self._failures: dict[str, int | None] = {}
-        self._flips: list[int] = []
-        self._power_left: int | None = None
-        self._power_syncs_only = False
+        super().__init__()
         self.crashes = 0
 
     @property
@@ -122,13 +189,7 @@ class SimDisk:
         current = self._current[extent] if 0 <= extent < len(self._current) else bytearray()
         check_read(self._geometry, extent, len(current), offset, length)
         self._maybe_fail("read", extent)
-        data = bytes(current[offset : offset + length])
-        if self._flips and length:
-            bit = self._flips.pop(0) % (8 * length)
-            flipped = bytearray(data)
-            flipped[bit // 8] ^= 1 << (bit % 8)
-            data = bytes(flipped)
-        return data
+        return self._flip(bytes(current[offset : offset + length]))
 
     def write_pointer(self, extent: int) -> int:
         """Length of the extent's current image."""
@@ -218,49 +279,6 @@ class SimDisk:
         """An independent copy, pending writes and faults included (to try many crash plans)."""
         return copy.deepcopy(self)
 
-    def arm_power_loss(self, after: int, *, syncs_only: bool = False) -> None:
-        """Let `after` more appends, truncates or syncs happen (only syncs, with `syncs_only`),
-        then raise `PowerLoss` before the next one. Counting syncs puts the loss where the most
-        writes are pending: just before the operation meant to make them durable."""
-        if after < 0:
-            raise ValueError("after must not be negative")
-        self._power_left = after
-        self._power_syncs_only = syncs_only
-
-    def disarm_power_loss(self) -> None:
-        """Cancel an armed power loss."""
-        self._power_left = None
-
-    def _tick_power(self, *, sync: bool = False) -> None:
-        if self._power_left is None or (self._power_syncs_only and not sync):
-            return
-        if self._power_left == 0:
-            self._power_left = None
-            raise PowerLoss("power lost")
-        self._power_left -= 1
-
-    def fail(self, op: Op, times: int | None = 1) -> None:
-        """Make the next `times` operations of kind `op` fail (`None`: until cleared)."""
-        if times is not None and times < 1:
-            raise ValueError("times must be positive or None")
-        self._failures[op] = times
-
-    def flip_bit_on_read(self, bit: int, times: int = 1) -> None:
-        """Flip bit `bit` (modulo the read's length) in each of the next `times` reads."""
-        self._flips.extend([bit] * times)
-
-    def clear_faults(self) -> None:
-        """Stop injecting faults."""
-        self._failures.clear()
-        self._flips.clear()
-
     def _maybe_fail(self, op: Op, extent: int | None) -> None:
-        if op not in self._failures:
-            return
-        remaining = self._failures[op]
-        if remaining is not None:
-            if remaining <= 1:
-                del self._failures[op]
-            else:
-                self._failures[op] = remaining - 1
-        raise DiskIOError(op, "injected fault", extent=extent)
+        if self._take_failure(op):
+            raise DiskIOError(op, "injected fault", extent=extent)

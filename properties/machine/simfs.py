@@ -34,7 +34,7 @@ from typing import Literal
 
 import attrs
 
-from kvnode.simdisk import CrashPlan, PowerLoss
+from kvnode.simdisk import CrashPlan, FaultInjection, Op
 
 Kind = Literal["page", "truncate", "link", "unlink", "rename"]
 MODELS = ("posix", "ordered")
@@ -73,7 +73,7 @@ def _error(code: int, path: str = "") -> OSError:
 ROOT = 1
 
 
-class SimFS:
+class SimFS(FaultInjection):
     """The current tree, the durable tree, and the pending changes between them."""
 
     def __init__(self, page_bytes: int = 4096, model: str = "posix"):
@@ -85,10 +85,7 @@ class SimFS:
         self.durable: dict[int, Node] = {ROOT: Node(is_dir=True)}
         self.pending: list[FsPending] = []
         self._next_inode = ROOT + 1
-        self._power_left: int | None = None
-        self._power_syncs_only = False
-        self._failures: dict[str, int | None] = {}
-        self._flips: list[int] = []
+        super().__init__()
         #: Inodes fsynced since the audit was last read (`audit`): files and directories.
         self.fsynced: list[int] = []
         #: Counts crashes: descriptors opened before the last one are dead.
@@ -148,13 +145,7 @@ class SimFS:
     def read(self, inode: int, offset: int, length: int) -> bytes:
         """Bytes of the current file, with any injected fault."""
         self._maybe_fail("read")
-        data = bytes(self.current[inode].data[offset : offset + length])
-        if self._flips and data:
-            bit = self._flips.pop(0) % (8 * len(data))
-            flipped = bytearray(data)
-            flipped[bit // 8] ^= 1 << (bit % 8)
-            data = bytes(flipped)
-        return data
+        return self._flip(bytes(self.current[inode].data[offset : offset + length]))
 
     def write(self, inode: int, offset: int, data: bytes) -> int:
         """Write at `offset` (zeros fill a gap); one pending page write per page touched."""
@@ -251,7 +242,7 @@ class SimFS:
         self.durable = image
         self.current = copy.deepcopy(image)
         self.pending = []
-        self._power_left = None
+        self.disarm_power_loss()
         self.generation += 1  # every descriptor of the process that lost power is gone
 
     def tree(self) -> dict[str, bytes | None]:
@@ -278,48 +269,11 @@ class SimFS:
         done, self.fsynced = self.fsynced, []
         return done
 
-    # -- power loss and faults, as `SimDisk` offers them --------------------------------
+    # -- power loss and faults: `FaultInjection`, as `SimDisk` has them; "write" is any change
 
-    def arm_power_loss(self, after: int, *, syncs_only: bool = False) -> None:
-        """Let `after` more changes (or fsyncs) happen, then raise `PowerLoss` before the next."""
-        self._power_left = after
-        self._power_syncs_only = syncs_only
-
-    def disarm_power_loss(self) -> None:
-        """Stop counting towards a power loss."""
-        self._power_left = None
-
-    def fail(self, op: str, times: int | None = 1) -> None:
-        """Make the next `times` reads, writes (any change) or fsyncs fail with `EIO`."""
-        self._failures[op] = times
-
-    def flip_bit_on_read(self, bit: int, times: int = 1) -> None:
-        """Flip bit `bit` (modulo the read's length) in each of the next `times` reads."""
-        self._flips.extend([bit] * times)
-
-    def clear_faults(self) -> None:
-        """Stop injecting faults."""
-        self._failures.clear()
-        self._flips.clear()
-
-    def _tick_power(self, *, sync: bool = False) -> None:
-        if self._power_left is None or (self._power_syncs_only and not sync):
-            return
-        if self._power_left == 0:
-            self._power_left = None
-            raise PowerLoss("power lost")
-        self._power_left -= 1
-
-    def _maybe_fail(self, op: str) -> None:
-        if op not in self._failures:
-            return
-        remaining = self._failures[op]
-        if remaining is not None:
-            if remaining <= 1:
-                del self._failures[op]
-            else:
-                self._failures[op] = remaining - 1
-        raise _error(errno.EIO)
+    def _maybe_fail(self, op: Op) -> None:
+        if self._take_failure(op):
+            raise _error(errno.EIO)
 
     def _pend(self, kind: Kind, inode: int, **where: object) -> None:
         self.pending.append(FsPending(len(self.pending), kind, inode, **where))  # type: ignore[arg-type]
