@@ -47,6 +47,18 @@ class BareMachine(RuleBasedStateMachine):
             sorted(self.data.items())
 
 
+def derandomized(examples: int, steps: int) -> settings:
+    """The settings every conformance benchmark runs under: fixed work, the same each run."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def timed(machine: type[RuleBasedStateMachine], config: settings) -> float:
     start = time.perf_counter()
     run_state_machine_as_test(machine, settings=config)
@@ -59,14 +71,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    config = settings(
-        max_examples=args.examples,
-        stateful_step_count=args.steps,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
+    config = derandomized(args.examples, args.steps)
     best_node = best_bare = 0.0
     for _ in range(args.repeat):
         coverage = Coverage()

@@ -16,11 +16,10 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
+from bench_conformance import derandomized, timed
+from hypothesis import settings
 
 from kvcheck import Coverage, Target, conformance_machine, simdisk_target
 from kvcheck.machine.fs_targets import simfs_target
@@ -28,10 +27,7 @@ from kvcheck.machine.fs_targets import simfs_target
 
 def steps_per_second(factory: Callable[[], Target], config: settings) -> tuple[float, int]:
     coverage = Coverage()
-    machine = conformance_machine(factory, coverage=coverage)
-    start = time.perf_counter()
-    run_state_machine_as_test(machine, settings=config)
-    seconds = time.perf_counter() - start
+    seconds = timed(conformance_machine(factory, coverage=coverage), config)
     return coverage.steps / seconds, coverage.ops["dirty_reboot"]
 
 
@@ -42,14 +38,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=("simdisk", "simfs"))
     args = parser.parse_args()
-    config = settings(
-        max_examples=args.examples,
-        stateful_step_count=args.steps,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
+    config = derandomized(args.examples, args.steps)
     sides = {"simdisk": simdisk_target, "simfs": simfs_target}
     if args.only:
         rate, crashed = steps_per_second(sides[args.only], config)
