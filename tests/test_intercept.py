@@ -106,3 +106,25 @@ def test_planted_filedisk_fsync_mistakes_are_found(bug: str) -> None:
     machine = conformance_machine(getattr(planted_filedisk, bug))
     with pytest.raises(AssertionError, match="failed to recover"):
         machine.TestCase("runTest").runTest()
+
+
+def test_references_a_module_took_at_import_or_as_defaults_are_redirected_too() -> None:
+    import builtins
+    import sys
+    import types
+
+    module = types.ModuleType("kvcheck_test_aliases")
+    exec(
+        "import builtins, os\nopener = builtins.open\n"
+        "def put(fd, data, write=os.write):\n    return write(fd, data)\n",
+        module.__dict__,
+    )
+    sys.modules[module.__name__] = module
+    try:
+        simulated = SimFS(page_bytes=16)
+        with Mount(simulated, ROOT), module.opener(f"{ROOT}/f", "wb") as f:
+            module.put(f.fileno(), b"through the mount")
+        assert simulated.tree() == {"/f": b"through the mount"}
+        assert module.opener is builtins.open and module.put.__defaults__ == (os.write,)
+    finally:
+        del sys.modules[module.__name__]

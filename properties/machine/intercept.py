@@ -100,23 +100,21 @@ class Mount:
         ours.update({"_open_file": self._real_open, "_flock": self._real_flock})
         by_id = {id(function): method for method, function in ours.items()}
 
-        def standing_for(value: Any) -> str:
-            method = getattr(getattr(value, "__func__", None), "__name__", "")
-            return by_id.get(id(value)) or str(method)
-
-        for module, name in _aliases(by_id, set(ours)):
-            method = standing_for(module.__dict__.get(name))
-            if method in ours:
+        aliases, defaulted = _references(by_id, set(ours))
+        for module, name in aliases:
+            method = _stands_for(module.__dict__.get(name), by_id, set(ours))
+            if method is not None:
                 self._saved.append((module, name, ours[method]))
                 setattr(module, name, getattr(self, method))
         # And a default argument bound at definition (`def put(..., write=os.write)`).
-        for function in _defaulted(by_id, set(ours)):
+        for function in defaulted:
             defaults = function.__defaults__ or ()
-            methods = [standing_for(value) for value in defaults]
+            methods = [_stands_for(value, by_id, set(ours)) for value in defaults]
             pairs = list(zip(methods, defaults, strict=True))
-            real_defaults = tuple(ours.get(m, v) for m, v in pairs)
-            self._saved.append((function, "__defaults__", real_defaults))
-            function.__defaults__ = tuple(getattr(self, m) if m in ours else v for m, v in pairs)
+            self._saved.append(
+                (function, "__defaults__", tuple(ours[m] if m else v for m, v in pairs))
+            )
+            function.__defaults__ = tuple(getattr(self, m) if m else v for m, v in pairs)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -525,62 +523,47 @@ class Mount:
         return text
 
 
-_ALIAS_CACHE: dict[int, list[tuple[Any, str]]] = {}
+def _stands_for(value: Any, real: dict[int, str], methods: set[str]) -> str | None:
+    """The `Mount` method `value` stands for: it is one of the `real` functions (by id), or
+    that method of some mount; else None."""
+    if id(value) in real:
+        return real[id(value)]
+    name = getattr(getattr(value, "__func__", None), "__name__", None)
+    if isinstance(getattr(value, "__self__", None), Mount) and name in methods:
+        return str(name)
+    return None
 
 
-def _aliases(real: dict[int, str], methods: set[str]) -> list[tuple[Any, str]]:
-    """(module, name) for every module-level name, outside `os`, `io`, `builtins` and `fcntl`,
-    bound to one of the `real` functions (by id) or to a `Mount`'s method standing for one.
-    Cached until another module is imported: a mount is made for every example."""
+_REFERENCES: dict[int, tuple[list[tuple[Any, str]], list[Any]]] = {}
+
+
+def _references(real: dict[int, str], methods: set[str]) -> tuple[list[tuple[Any, str]], list[Any]]:
+    """Where modules, outside `os`, `io`, `builtins` and `fcntl`, keep their own reference to
+    an intercepted function (see `_stands_for`): (module, name) of module-level names, and the
+    functions, of modules and of their classes, with such a default argument. Cached until
+    another module is imported: a mount is made for every example."""
     key = len(sys.modules)
-    if key not in _ALIAS_CACHE:
-        found = []
+    if key not in _REFERENCES:
+        aliases, defaulted = [], []
         skip = (os, io, builtins, fcntl, sys.modules[__name__])
         for module in list(sys.modules.values()):
             if module is None or module in skip:
                 continue
-            for name, value in list(getattr(module, "__dict__", {}).items()):
-                stands_for = isinstance(getattr(value, "__self__", None), Mount) and (
-                    getattr(value.__func__, "__name__", "") in methods
-                )
-                if id(value) in real or stands_for:
-                    found.append((module, name))
-        _ALIAS_CACHE.clear()
-        _ALIAS_CACHE[key] = found
-    return _ALIAS_CACHE[key]
-
-
-_DEFAULTED_CACHE: dict[int, list[Any]] = {}
-
-
-def _defaulted(real: dict[int, str], methods: set[str]) -> list[Any]:
-    """Functions (of modules, and of their classes) with a default argument bound to one of
-    the `real` functions or to a `Mount`'s method standing for one. Cached as `_aliases` is."""
-    key = len(sys.modules)
-    if key not in _DEFAULTED_CACHE:
-
-        def relevant(value: Any) -> bool:
-            return id(value) in real or (
-                isinstance(getattr(value, "__self__", None), Mount)
-                and getattr(value.__func__, "__name__", "") in methods
-            )
-
-        found = []
-        skip = (os, io, builtins, fcntl, sys.modules[__name__])
-        for module in list(sys.modules.values()):
-            if module is None or module in skip:
-                continue
-            values = list(getattr(module, "__dict__", {}).values())
+            names = list(getattr(module, "__dict__", {}).items())
+            values = [value for _, value in names]
             for value in list(values):
                 if isinstance(value, type) and value.__module__ == module.__name__:
                     values.extend(vars(value).values())
+            aliases += [(module, n) for n, v in names if _stands_for(v, real, methods)]
             for value in values:
                 defaults = getattr(value, "__defaults__", None)
-                if isinstance(defaults, tuple) and any(relevant(d) for d in defaults):
-                    found.append(value)
-        _DEFAULTED_CACHE.clear()
-        _DEFAULTED_CACHE[key] = found
-    return _DEFAULTED_CACHE[key]
+                if isinstance(defaults, tuple) and any(
+                    _stands_for(d, real, methods) for d in defaults
+                ):
+                    defaulted.append(value)
+        _REFERENCES.clear()
+        _REFERENCES[key] = (aliases, defaulted)
+    return _REFERENCES[key]
 
 
 def _flags(mode: str) -> int:
