@@ -63,3 +63,14 @@ def test_the_command_keeps_the_killed_directory_of_a_failure(
     assert "FAILED: kill" in out and "unopenable" in out
     assert (tmp_path / "kept" / "records").exists()
     assert main(["sigkill", "--target", "kvcheck_targets:raises"]) == 3
+
+
+def test_bad_trial_counts_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sigkill", "--target", f"{PLANTED}:replace_file", "--trials", "0"]) == 2
+    assert "--trials must be positive" in capsys.readouterr().err
+
+
+def test_a_store_lacking_a_method_of_its_promise_is_named(tmp_path: Path) -> None:
+    kind = DirectoryStore("partial", lambda path: object(), durable="sync")
+    with pytest.raises(TargetError, match="lacks put, get, delete, close, sync"):
+        kind.open_checked(str(tmp_path))
