@@ -35,7 +35,9 @@ from kvnode.disk import check_append, check_extent, check_read, check_truncate
 from kvnode.errors import DiskIOError
 from kvnode.limits import Geometry
 
-Op = Literal["read", "write", "sync"]
+#: Fault kinds: failed reads, writes and syncs (`EIO`), and, where a simulated file system
+#: models free space, writes that find it full (`ENOSPC`).
+Op = Literal["read", "write", "sync", "space"]
 
 
 class PowerLoss(BaseException):
@@ -87,6 +89,9 @@ class FaultInjection:
     calls `_tick_power` before each change, `_take_failure` before each operation (raising its
     own error when it says so) and `_flip` on what a read returns."""
 
+    #: The kinds of `fail` this device models; others are refused, not silently never fired.
+    FAULTS: tuple[Op, ...] = ("read", "write", "sync")
+
     def __init__(self) -> None:
         self._failures: dict[str, int | None] = {}
         self._flips: list[int] = []
@@ -108,6 +113,8 @@ class FaultInjection:
 
     def fail(self, op: Op, times: int | None = 1) -> None:
         """Make the next `times` operations of kind `op` fail (`None`: until cleared)."""
+        if op not in self.FAULTS:
+            raise ValueError(f"{type(self).__name__} cannot fail {op!r}: it models {self.FAULTS}")
         if times is not None and times < 1:
             raise ValueError("times must be positive or None")
         self._failures[op] = times

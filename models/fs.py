@@ -137,3 +137,47 @@ def _replay(changes: Any, kinds: dict[int, bool]) -> Tree:
 
     walk(ROOT, "", frozenset({ROOT}))
     return tree
+
+
+class Space:
+    """Free space as the simulated file system models it, as a small state machine.
+
+    `free`: every allocation succeeds. `fill(n)` arms `n` allocations that find the disk
+    filling (`None`: every one, until `clear`). An allocation that finds it filling either
+    writes half of what it adds (then the disk is `full`) or, with nothing to add beyond what
+    it overwrites, gets none; a `full` disk gives an allocation only the bytes it overwrites.
+    Freeing anything (an unlink, a shrinking truncate) makes a full disk merely armed again.
+    """
+
+    def __init__(self) -> None:
+        self.armed: int | None = 0
+        self.full = False
+
+    def fill(self, times: int | None) -> None:
+        """Arm `times` allocations to find the disk filling."""
+        self.armed = times
+
+    def clear(self) -> None:
+        """Faults cleared: plenty of room."""
+        self.armed, self.full = 0, False
+
+    def freed(self) -> None:
+        """Something was given back."""
+        self.full = False
+
+    def allocate(self, overwrites: int, adds: int) -> int | None:
+        """Bytes a write of `overwrites` bytes in place and `adds` beyond the end writes, or
+        None for `ENOSPC`. A create is `allocate(0, 1)` refused or not (its count is moot)."""
+        if adds == 0:
+            return overwrites
+        if self.full:
+            return overwrites or None
+        if self.armed == 0:
+            return overwrites + adds
+        if self.armed is not None:
+            self.armed -= 1
+        got = overwrites + adds // 2
+        if got == 0:
+            return None
+        self.full = True
+        return got

@@ -5,6 +5,7 @@ pure-Python stores (`dbm.dumb`, via `io.open` and bytes paths) and FileDisk run 
 from __future__ import annotations
 
 import dbm.dumb
+import errno
 import os
 import pathlib
 import shutil
@@ -18,6 +19,7 @@ from kvcheck.machine.conformance import conformance_machine
 from kvcheck.machine.fs_targets import SimFSTarget
 from kvcheck.machine.intercept import FD_BASE, Mount, NotModelled
 from kvcheck.machine.simfs import SimFS
+from kvnode.errors import DiskFullError
 from kvnode.simdisk import CrashPlan
 
 ROOT = "/kvcheck-test-mount"
@@ -106,6 +108,42 @@ def test_planted_filedisk_fsync_mistakes_are_found(bug: str) -> None:
     machine = conformance_machine(getattr(planted_filedisk, bug))
     with pytest.raises(AssertionError, match="failed to recover"):
         machine.TestCase("runTest").runTest()
+
+
+def test_a_filling_file_system_gives_a_short_write_then_enospc(fs: SimFS) -> None:
+    fd = os.open(f"{ROOT}/f", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"old")
+    fs.fail("space", 1)
+    assert os.pwrite(fd, b"AB", 0) == 2  # an overwrite in place needs no room
+    assert os.write(fd, b"0123456789") == 5
+    with pytest.raises(OSError) as refused:
+        os.write(fd, b"more")
+    assert refused.value.errno == errno.ENOSPC
+    os.ftruncate(fd, 3)  # room given back
+    os.lseek(fd, 3, os.SEEK_SET)
+    assert os.write(fd, b"again") == 5
+    os.close(fd)
+    assert fs.tree() == {"/f": b"ABdagain"}
+    fs.fail("space", None)
+    with pytest.raises(OSError) as full:
+        os.open(f"{ROOT}/g", os.O_CREAT | os.O_WRONLY)
+    assert full.value.errno == errno.ENOSPC
+
+
+def test_filedisk_refuses_a_put_the_full_file_system_cut_short_and_changes_nothing() -> None:
+    target = SimFSTarget()
+    node = target.open()
+    node.put(b"a", b"x" * 100)
+    node.sync()
+    target.disk.fail("space", 1)
+    with pytest.raises(DiskFullError, match="nothing was written"):
+        node.put(b"b", b"y" * 300)
+    node.put(b"c", b"z")
+    node.close()
+    node = target.open()
+    assert list(node.scan(b"", None)) == [(b"a", b"x" * 100), (b"c", b"z")]
+    node.close()
+    target.cleanup()
 
 
 def test_references_a_module_took_at_import_or_as_defaults_are_redirected_too() -> None:

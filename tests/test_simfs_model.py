@@ -1,7 +1,10 @@
 """The simulated file system against its model (`kvcheck.models.fs`), under both persistence
-models: the same random changes, fsyncs and crashes give the same tree every step."""
+models: the same random changes, fsyncs, crashes and full disks give the same tree and the same
+write counts and `ENOSPC` refusals every step."""
 
 from __future__ import annotations
+
+import errno
 
 import pytest
 from hypothesis import settings
@@ -9,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from kvcheck.machine.simfs import ROOT, SimFS
-from kvcheck.models.fs import FsModel
+from kvcheck.models.fs import FsModel, Space
 from kvnode.simdisk import CrashPlan
 
 PAGE = 8
@@ -23,6 +26,7 @@ class FsAgainstModel(RuleBasedStateMachine):
     def start(self) -> None:
         self.fs = SimFS(page_bytes=PAGE, model=self.model_name)
         self.model = FsModel(self.model_name)
+        self.space = Space()
 
     def _dirs(self) -> list[int]:
         return [i for i, n in self.fs.current.items() if n.is_dir and self._reachable(i)]
@@ -49,7 +53,13 @@ class FsAgainstModel(RuleBasedStateMachine):
         directory = dirs[pick % len(dirs)]
         if name in self.fs.current[directory].entries:
             return
-        inode = self.fs.create(directory, name, is_dir=is_dir)
+        refused = self.space.allocate(0, 1) is None
+        try:
+            inode = self.fs.create(directory, name, is_dir=is_dir)
+        except OSError as err:
+            assert refused and err.errno == errno.ENOSPC
+            return
+        assert not refused
         self.model.change("create", directory, name, inode, is_dir)
 
     @rule(
@@ -62,7 +72,16 @@ class FsAgainstModel(RuleBasedStateMachine):
         if not files:
             return
         inode = files[pick % len(files)]
-        self.fs.write(inode, offset, data)
+        size = len(self.fs.current[inode].data)
+        overwrites = max(0, min(size - offset, len(data)))
+        expected = self.space.allocate(overwrites, offset + len(data) - max(size, offset, 0)
+                                       if offset + len(data) > size else 0)  # fmt: skip
+        try:
+            written = self.fs.write(inode, offset, data)
+        except OSError as err:
+            assert expected is None and err.errno == errno.ENOSPC
+            return
+        assert written == expected
         for change in self.fs.pending[len(self.model.pending()) :]:
             self.model.change("page", inode, change.offset, change.data)
 
@@ -71,6 +90,8 @@ class FsAgainstModel(RuleBasedStateMachine):
         files = self._files()
         if files:
             inode = files[pick % len(files)]
+            if length < len(self.fs.current[inode].data):
+                self.space.freed()
             self.fs.truncate(inode, length)
             self.model.change("truncate", inode, length)
 
@@ -80,6 +101,7 @@ class FsAgainstModel(RuleBasedStateMachine):
         if entries:
             directory, name, _ = entries[pick % len(entries)]
             self.fs.unlink(directory, name)
+            self.space.freed()
             self.model.change("unlink", directory, name)
 
     @rule(pick=st.integers(0, 20), to=st.integers(0, 9), to_name=NAMES)
@@ -111,6 +133,16 @@ class FsAgainstModel(RuleBasedStateMachine):
         directory = dirs[pick % len(dirs)]
         self.fs.fsync(directory)
         self.model.fsync_dir(directory)
+
+    @rule(times=st.sampled_from([1, 2, None]))
+    def fill(self, times: int | None) -> None:
+        self.fs.fail("space", times)
+        self.space.fill(times)
+
+    @rule()
+    def clear_faults(self) -> None:
+        self.fs.clear_faults()
+        self.space.clear()
 
     @rule(keep=st.lists(st.booleans(), max_size=40), tears=st.lists(st.integers(0, 60), max_size=3))
     def crash(self, keep: list[bool], tears: list[int]) -> None:
@@ -223,3 +255,10 @@ def test_a_kept_rename_brings_the_writes_before_it_only_when_ordered(
     rename(fs, m, ROOT, "tmp", ROOT, "live")
     # Keep only the rename, and tear the first page: `ordered` keeps the write whole anyway.
     assert crash_both(fs, m, {len(fs.pending) - 1}, {0: 2}) == {"/live": after}
+
+
+def test_a_device_refuses_a_fault_it_does_not_model() -> None:
+    from kvnode import SMALL_GEOMETRY, SimDisk
+
+    with pytest.raises(ValueError, match="cannot fail 'space'"):
+        SimDisk(SMALL_GEOMETRY).fail("space")

@@ -249,6 +249,16 @@ BUGS: tuple[Bug, ...] = (
         "kvcheck.evidence.planted_filedisk:header_not_synced",
     ),
     _override(
+        "filedisk_short_write_ignored",
+        "fault",
+        "faults",
+        "FileDisk makes one pwrite per append and takes its count on trust: when the file "
+        "system fills mid-write (a short write, then ENOSPC) the chunk's tail is never "
+        "written, the append is acknowledged, and the store cannot be opened after a clean "
+        "reboot. Found by the simulated file system's full-disk fault.",
+        "kvcheck.evidence.planted_filedisk:short_write_ignored",
+    ),
+    _override(
         "early_persistence",
         "crash",
         "crashes",

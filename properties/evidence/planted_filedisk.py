@@ -7,6 +7,8 @@ dirty reboots there bite (`kvcheck.machine.fs_targets`). Each is a source patch 
   after a crash the store's directory can exist with none of its files in it.
 - `header_not_synced`: the header is written and the directory renamed into place before the
   header's data is synced, so after a crash the header can be there but empty.
+- `short_write_ignored`: an append makes one `pwrite` and takes it as complete, so when the
+  file system fills mid-write (a short count) the chunk's tail is never written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ _HEADER_NOT_SYNCED = (
 )
 
 
+_SHORT_WRITE_IGNORED = (
+    Patch(
+        "filedisk",
+        "            while done < len(view):\n"
+        "                done += os.pwrite(fd, view[done:], offset + done)\n",
+        "            done += os.pwrite(fd, view, offset)\n",
+    ),
+)
+
+
 def directory_not_synced() -> Target:
     """Planted: the new store's directory is renamed into place without being fsynced."""
     module = patched_module(
@@ -44,4 +56,10 @@ def directory_not_synced() -> Target:
 def header_not_synced() -> Target:
     """Planted: the header's data is not fsynced before the rename that publishes it."""
     module = patched_module("filedisk", _HEADER_NOT_SYNCED, "kvnode_planted_header_not_synced")
+    return SimFSTarget(disk_class=module.FileDisk)
+
+
+def short_write_ignored() -> Target:
+    """Planted: an append takes a short `pwrite` for a complete one."""
+    module = patched_module("filedisk", _SHORT_WRITE_IGNORED, "kvnode_planted_short_write_ignored")
     return SimFSTarget(disk_class=module.FileDisk)

@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from kvcheck.machine.coverage import Coverage
 from kvcheck.machine.harness import Harness
 from kvcheck.machine.ops import Op
-from kvcheck.machine.strategies import operations
+from kvcheck.machine.strategies import FAULT_KINDS, operations
 from kvcheck.machine.targets import Target, as_target, simdisk_target
 from kvnode import SMALL_GEOMETRY, Limits
 
@@ -78,6 +78,7 @@ def conformance_machine(
     """
     probe: Target = as_target(target_factory())
     limits, page_bytes, has_disk = probe.limits, probe.page_bytes, probe.disk is not None
+    fault_kinds = tuple(probe.disk.FAULTS) if probe.disk is not None else FAULT_KINDS
     damage_on = damage and probe.can_damage and probe.can_reboot
     probe.cleanup()
     strategy = operations(
@@ -86,6 +87,7 @@ def conformance_machine(
         crashes=crashes and has_disk,
         faults_on=faults and has_disk,
         damage_on=damage_on,
+        fault_kinds=fault_kinds,
     )
 
     class Machine(ConformanceMachine):

@@ -21,6 +21,7 @@ from kvcheck.machine.coverage import (
     FAULT_OPS,
     FAULT_STATES,
     NODE_STATES,
+    SPACE_STATES,
     Coverage,
 )
 from kvcheck.machine.ops import Op, render_bytes
@@ -91,6 +92,8 @@ class HarnessCore:
             self.coverage.not_applicable |= CRASH_STATES | CRASH_OPS
         if target.disk is None or not faults:
             self.coverage.not_applicable |= FAULT_STATES | FAULT_OPS
+        elif "space" not in target.disk.FAULTS:
+            self.coverage.not_applicable |= SPACE_STATES
         self._damage = damage and target.can_damage and target.can_reboot
         if not self._damage:
             self.coverage.not_applicable |= DAMAGE_STATES | DAMAGE_OPS

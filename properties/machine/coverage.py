@@ -40,6 +40,8 @@ STATES = {
     "fault-write-until-reboot": "every disk write failed until the next reboot",
     "fault-sync": "one disk sync failed",
     "fault-sync-until-reboot": "every disk sync failed until the next reboot",
+    "fault-space": "the file system filled once: a short write, then ENOSPC",
+    "fault-space-until-reboot": "the file system was full until the next reboot",
     "fault-bitflip": "a disk read returned a flipped bit",
     "fault-surfaced": "an operation failed cleanly because of an injected fault",
     "damage-refused": "after damage at rest, reopening refused with a documented error",
@@ -52,6 +54,8 @@ NODE_STATES = frozenset({"reclaim-moved-live", "reboot-index-and-log", "get-afte
 CRASH_STATES = frozenset(s for s in STATES if s.startswith("crash-"))
 #: States that need fault injection switched on.
 FAULT_STATES = frozenset(s for s in STATES if s.startswith("fault-"))
+#: Fault states only a device modelling free space (`SimFS`) can reach.
+SPACE_STATES = frozenset({"fault-space", "fault-space-until-reboot"})
 #: States that need damage at rest switched on, on a target that can be damaged.
 DAMAGE_STATES = frozenset(s for s in STATES if s.startswith("damage-"))
 #: Operations that need a crashable disk, fault injection, or damage at rest.

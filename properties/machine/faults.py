@@ -27,12 +27,14 @@ class Faults(HarnessCore):
     """The fault-injecting operations of `Harness`, and how faults make checking uncertain."""
 
     def fail_disk(self, op: str, times: int | None = 1) -> None:
-        """Make the next `times` disk `op`s ("read", "write" or "sync") fail (None: until the
-        next reboot). From now until then, operations may fail but never return wrong data."""
+        """Make the next `times` disk `op`s ("read", "write" or "sync") fail, or the file system
+        fill ("space", where the device models it) (None: until the next reboot). From now until
+        then, operations may fail but never return wrong data; a store that says it refused a
+        write for lack of space (`DiskFullError`) promises that write changed nothing."""
         self._begin(Op("fail_disk", (op, times)))
-        if self.target.disk is None:
+        if self.target.disk is None or op not in self.target.disk.FAULTS:
             return
-        self.target.disk.fail(op, times)  # type: ignore[arg-type]
+        self.target.disk.fail(op, times)
         self._relaxed = True
         self.coverage.reach(f"fault-{op}" if times == 1 else f"fault-{op}-until-reboot")
 

@@ -17,6 +17,13 @@ to keep is in `MODELS`:
   earlier write to the file it names, untorn, as a rename over a file written before it does.
   Other data writes still survive in any subset.
 
+Free space. `fail("space", times)` makes the file system full for the next `times` operations
+that need room (creating a name, a write that extends a file; an overwrite in place needs none):
+the first such write is short, writing half of what it would add, as write(2) does when the
+disk fills mid-call, and the next operation needing room fails with `ENOSPC` unless space was
+freed in between (an unlink or a shrinking truncate). With `times=None` it stays full until the
+faults are cleared. Either way nothing already written changes.
+
 Both assume a crash loses no durable data and invents no bytes; neither models a file system's
 own metadata (times, permissions), hard links beyond one name per file, or symbolic links. The
 same object answers the harness's crash and fault calls (`pending_writes`, `crash`,
@@ -76,6 +83,8 @@ ROOT = 1
 class SimFS(FaultInjection):
     """The current tree, the durable tree, and the pending changes between them."""
 
+    FAULTS: tuple[Op, ...] = ("read", "write", "sync", "space")
+
     def __init__(self, page_bytes: int = 4096, model: str = "posix"):
         if model not in MODELS:
             raise ValueError(f"unknown persistence model {model!r}: expected one of {MODELS}")
@@ -90,6 +99,8 @@ class SimFS(FaultInjection):
         self.fsynced: list[int] = []
         #: Counts crashes: descriptors opened before the last one are dead.
         self.generation = 0
+        #: A short write found the disk full: the next operation needing room fails.
+        self._full = False
 
     # -- the tree ------------------------------------------------------------------------
 
@@ -116,6 +127,8 @@ class SimFS(FaultInjection):
         """A new empty file or directory named `name` in `directory`."""
         self._tick_power()
         self._maybe_fail("write")
+        if self._out_of_space():
+            raise _error(errno.ENOSPC)
         inode = self._next_inode
         self._next_inode += 1
         self.current[inode] = Node(is_dir=is_dir)
@@ -129,6 +142,7 @@ class SimFS(FaultInjection):
         self._tick_power()
         self._maybe_fail("write")
         inode = self.current[directory].entries.pop(name)
+        self._full = False  # room given back (as far as this model counts room)
         self._pend("unlink", inode, directory=directory, name=name)
 
     def rename(self, source: int, name: str, target: int, to_name: str) -> None:
@@ -152,6 +166,16 @@ class SimFS(FaultInjection):
         self._tick_power()
         self._maybe_fail("write")
         current = self.current[inode].data
+        end = offset + len(data)
+        was_full = self._full
+        if end > len(current) and self._out_of_space():
+            # A write that fills the disk writes what fits and says how much (write(2)'s short
+            # count); only a write with no room at all fails.
+            added = end - max(offset, len(current))
+            fits = max(len(current) - offset, 0) + (0 if was_full else added // 2)
+            if fits == 0:
+                raise _error(errno.ENOSPC)
+            data, self._full = data[:fits], True
         if offset > len(current):
             current.extend(bytes(offset - len(current)))
         current[offset : offset + len(data)] = data
@@ -170,6 +194,7 @@ class SimFS(FaultInjection):
         current = self.current[inode].data
         if length < len(current):
             del current[length:]
+            self._full = False
         else:
             current.extend(bytes(length - len(current)))
         self._pend("truncate", inode, offset=length)
@@ -274,6 +299,14 @@ class SimFS(FaultInjection):
     def _maybe_fail(self, op: Op) -> None:
         if self._take_failure(op):
             raise _error(errno.EIO)
+
+    def _out_of_space(self) -> bool:
+        return self._full or self._take_failure("space")
+
+    def clear_faults(self) -> None:
+        """Stop injecting faults; a full file system has room again."""
+        super().clear_faults()
+        self._full = False
 
     def _pend(self, kind: Kind, inode: int, **where: object) -> None:
         self.pending.append(FsPending(len(self.pending), kind, inode, **where))  # type: ignore[arg-type]

@@ -109,11 +109,14 @@ def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
     )
 
 
-def faults() -> st.SearchStrategy[Op]:
-    """A disk fault: one failed read, write or sync, or every one until the next reboot."""
-    return st.builds(
-        ops.fail_disk, st.sampled_from(["read", "write", "sync"]), st.sampled_from([1, None])
-    )
+#: The faults every simulated device injects (`kvnode.simdisk.FaultInjection.FAULTS`).
+FAULT_KINDS = ("read", "write", "sync")
+
+
+def faults(kinds: tuple[str, ...] = FAULT_KINDS) -> st.SearchStrategy[Op]:
+    """A disk fault of one of `kinds`: one failed read, write or sync, or a file system that
+    fills ("space"), once or until the next reboot."""
+    return st.builds(ops.fail_disk, st.sampled_from(kinds), st.sampled_from([1, None]))
 
 
 def damages(page_bytes: int) -> st.SearchStrategy[Op]:
@@ -143,8 +146,9 @@ def operations(
     crashes: bool = False,
     faults_on: bool = False,
     damage_on: bool = False,
+    fault_kinds: tuple[str, ...] = FAULT_KINDS,
 ) -> st.SearchStrategy[Op]:
-    """One operation, drawn with `WEIGHTS`, with biased arguments."""
+    """One operation, drawn with `WEIGHTS`, with biased arguments (faults of `fault_kinds`)."""
 
     def strategy(kind: str) -> st.SearchStrategy[Op]:
         k = keys(limits)
@@ -159,7 +163,7 @@ def operations(
         if kind == "dirty_reboot":
             return crash_plans(limits, page_bytes)
         if kind == "fail_disk":
-            return faults()
+            return faults(fault_kinds)
         if kind == "damage":
             return damages(page_bytes)
         if kind == "flip_bit":
