@@ -232,6 +232,11 @@ def _explain_failure(result: PropertyResult, regression: str | None) -> None:
     print(f"\nFAILED {result.name}: {result.message}")
     if result.replayed:
         print("(replayed from the example database: a failure an earlier run found)")
+    elif result.found_after is not None:
+        print(
+            f"(first failing example after {result.found_after:.1f}s; found and shrunk in "
+            f"{result.seconds:.1f}s)"
+        )
     if result.shrink_cut:
         print(
             f"\nShrinking stopped at the deadline: this sequence ({len(result.log)} operations) "

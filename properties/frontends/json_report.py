@@ -12,8 +12,10 @@ change that removes or retypes a field bumps it; added fields do not. Version 1:
   a target's fsync audit counted, for a directory store) and, when it
   failed, `failure`: `message`, `operations` (how many), `program` (the minimal sequence as
   Python source), `replay` (the command that replays it), `minimal` (false when shrinking
-  stopped at the deadline, so the program fails but may be longer than it needs) and
-  `replayed` (the failure was replayed from the example database, not found afresh).
+  stopped at the deadline, so the program fails but may be longer than it needs),
+  `replayed` (the failure was replayed from the example database, not found afresh) and
+  `found_after_seconds` (from the property's start to the first failing example, before
+  shrinking; null when not measured).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ SCHEMA: dict[str, Any] = {
                             "replay": {"type": "string"},
                             "minimal": {"type": "boolean"},
                             "replayed": {"type": "boolean"},
+                            "found_after_seconds": {"type": ["number", "null"], "minimum": 0},
                         },
                     },
                 },
@@ -120,6 +123,7 @@ def _result(r: PropertyResult) -> dict[str, Any]:
             "replay": f"kvcheck --target {r.target} --seed {r.seed}",
             "minimal": not r.shrink_cut,
             "replayed": r.replayed,
+            "found_after_seconds": None if r.found_after is None else round(r.found_after, 3),
         }
     return entry
 

@@ -38,6 +38,8 @@ class PropertyResult:
     shrink_cut: bool = False
     #: The failure was replayed from the example database, not found by this run's search.
     replayed: bool = False
+    #: Seconds from the property's start until an example first failed (before shrinking).
+    found_after: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -121,6 +121,7 @@ def run_conformance(
     config = settings(base, max_examples=BATCH_EXAMPLES, database=None, deadline=None,
                       print_blob=True)  # fmt: skip
     began = time.monotonic()
+    ConformanceMachine.first_failure_at = None
     window = search.window
     progress.start(name, coverage, max(0.0, window.shrink_until - began))
     batch_seed = search.seed
@@ -181,7 +182,8 @@ def _failed(
 ) -> PropertyResult:
     harness = ConformanceMachine.last_harness
     log = [] if harness is None else list(harness.log)
+    found = ConformanceMachine.first_failure_at
     return PropertyResult(
         name, spec, coverage, time.monotonic() - began, seed, failure, log,
-        shrink_cut=cut, replayed=replayed,
+        shrink_cut=cut, replayed=replayed, found_after=None if found is None else found - began,
     )  # fmt: skip

@@ -20,8 +20,9 @@ Inside a rule or invariant, `self.h` is the `Harness`: `self.h.store` the target
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
@@ -42,6 +43,9 @@ class ConformanceMachine(RuleBasedStateMachine):
     coverage: ClassVar[Coverage | None] = None
     #: The harness of the most recent example: after a failure, the minimal one.
     last_harness: ClassVar[Harness | None] = None
+    #: When (`time.monotonic()`) an example first failed since this was last set to None:
+    #: how long the search took to find a failure, apart from shrinking it.
+    first_failure_at: ClassVar[float | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,11 +58,20 @@ class ConformanceMachine(RuleBasedStateMachine):
     )
     def step(self, op: Op) -> None:
         """Apply one operation to both sides and compare."""
-        self.h.run(op)
+        _noting_failure(self.h.run, op)
 
     def teardown(self) -> None:
         """Close the store and release the target."""
-        self.h.close()
+        _noting_failure(self.h.close)
+
+
+def _noting_failure(call: Callable[..., Any], *args: Any) -> None:
+    try:
+        call(*args)
+    except Exception:
+        if ConformanceMachine.first_failure_at is None:
+            ConformanceMachine.first_failure_at = time.monotonic()
+        raise
 
 
 def conformance_machine(
@@ -106,7 +119,7 @@ def conformance_machine(
         @rule(op=strategy)
         def step(self, op: Op) -> None:
             """Apply one operation to both sides and compare."""
-            self.h.run(op)
+            _noting_failure(self.h.run, op)
 
     Machine.target_factory = staticmethod(target_factory)
     Machine.coverage = coverage
