@@ -1,4 +1,4 @@
-"""The package-index adapters: each round-trips on real files, and the two power-loss findings
+"""The package-index adapters: each round-trips on real files, and the power-loss findings
 (`properties/adapters/findings/`) replay as the minimal programs kvcheck printed."""
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from kvcheck.adapters import pypi
 from kvcheck.machine.core import ConformanceError
 from kvcheck.machine.fs_targets import DirectoryTarget
 
-ADAPTERS = ["tinydb_store", "semidbm_store", "sqlitedict_store", "diskcache_store", "lmdb_store"]
+ADAPTERS = [
+    "tinydb_store",
+    "semidbm_store",
+    "pickledb_store",
+    "zodb_store",
+    "sqlitedict_store",
+    "diskcache_store",
+    "lmdb_store",
+]
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -48,5 +56,25 @@ def test_semidbm_loses_what_it_closed_to_power_loss_its_files_never_fsynced_into
         h.drain()
         with pytest.raises(ConformanceError, match="recovered \\[\\]"):
             h.dirty_reboot((), (), ("clean_reboot",), 1, False, False)
+    finally:
+        h.close()
+
+
+def test_zodb_loses_a_committed_put_to_power_loss_its_file_name_never_fsynced() -> None:
+    h = Harness(DirectoryTarget(pypi.zodb_store()))
+    try:
+        h.put(b"k0", b"")
+        with pytest.raises(ConformanceError, match="recovered \\[\\]"):
+            h.dirty_reboot((), (), None, 0, False, False)
+    finally:
+        h.close()
+
+
+def test_pickledb_cannot_reopen_after_power_loss_tears_the_file_its_save_renamed() -> None:
+    h = Harness(DirectoryTarget(pypi.pickledb_store()))
+    try:
+        h.drain()
+        with pytest.raises(ConformanceError, match=r"failed to recover: .*JSONDecodeError"):
+            h.dirty_reboot((), ((1, 0),), None, 0, True, False)
     finally:
         h.close()

@@ -9,6 +9,11 @@ Each promises only what its documentation does. Pure-Python ones run under `kvch
 - `semidbm` (pure Python): an append-only data file; `sync()` fsyncs it. Opened with its
   plain-read loader rather than the `mmap` one it picks by default: `mmap` is C and sees no
   simulated file (the loaders read the same format).
+- `pickledb` (pure Python over `orjson`): the whole database is one file that `save()` writes
+  to a temporary name and renames over the old one ("atomically save"), so it promises at
+  `save()`, which the adapter calls as `sync()`.
+- `ZODB`'s `FileStorage` (pure-Python I/O): a transaction is appended to `Data.fs` and fsynced
+  at commit, so with a commit per mutation a mutation is durable on return.
 - `sqlitedict` (SQLite, C): with `autocommit=True` every mutation is committed on return.
 - `diskcache` (SQLite and files, C): every `set` and `delete` is committed on return.
 - `lmdb` (C): every write transaction is durable when it commits (the default `sync=True`).
@@ -17,6 +22,7 @@ Each promises only what its documentation does. Pure-Python ones run under `kvch
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from types import ModuleType
 from typing import Any
@@ -84,6 +90,98 @@ class SemiStore(MappingStore):
 def semidbm_store() -> DirectoryStore:
     """`semidbm`: durable at `sync()`."""
     return DirectoryStore("semidbm", SemiStore, durable="sync")
+
+
+class PickleStore:
+    """A `pickledb.PickleDB` in `PATH/db.json` (keys and values hex, as JSON holds text)."""
+
+    def __init__(self, path: str):
+        pickledb = _need("pickledb")
+        make_directory(path)
+        self._db = pickledb.PickleDB(os.path.join(path, "db.json")).load()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set `key` in memory."""
+        self._db.set(key.hex(), value.hex())
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of `key`, or None."""
+        value = self._db.get(key.hex())
+        return None if value is None else bytes.fromhex(value)
+
+    def delete(self, key: bytes) -> None:
+        """Remove `key` if present."""
+        self._db.remove(key.hex())
+
+    def sync(self) -> None:
+        """`save()`: write the file anew and rename it into place."""
+        self._db.save()
+
+    def close(self) -> None:
+        """Save (pickledb has no close of its own)."""
+        self._db.save()
+
+
+def pickledb_store() -> DirectoryStore:
+    """`pickledb`: durable at `save()` (the adapter's `sync()`)."""
+    return DirectoryStore("pickledb", PickleStore, durable="sync")
+
+
+_QUIET = logging.NullHandler()
+
+
+class ZodbStore:
+    """A ZODB `FileStorage` in `PATH/Data.fs`: one root mapping, a transaction per mutation."""
+
+    def __init__(self, path: str):
+        _need("ZODB")
+        filestorage = importlib.import_module("ZODB.FileStorage")
+        zodb = importlib.import_module("ZODB")
+        self._transaction = importlib.import_module("transaction")
+        make_directory(path)
+        # ZODB logs each recovery it makes (a damaged index rebuilt, a failed commit aborted)
+        # with a traceback; with no handler configured, Python would print every one. A null
+        # handler keeps them out of the report and from any handler the caller configured.
+        for name in ("ZODB", "txn"):
+            logging.getLogger(name).addHandler(_QUIET)
+        self._db = zodb.DB(filestorage.FileStorage(os.path.join(path, "Data.fs")))
+        # A transaction manager of its own, so the checks' stores never share one.
+        self._manager = self._transaction.TransactionManager()
+        self._connection = self._db.open(self._manager)
+        self._root = self._connection.root()
+
+    def _commit(self) -> None:
+        try:
+            self._manager.commit()
+        except BaseException:
+            self._manager.abort()
+            raise
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set `key` and commit."""
+        self._root[key.hex()] = value
+        self._commit()
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of `key`, or None."""
+        value = self._root.get(key.hex())
+        return None if value is None else bytes(value)
+
+    def delete(self, key: bytes) -> None:
+        """Remove `key` if present and commit."""
+        if key.hex() in self._root:
+            del self._root[key.hex()]
+            self._commit()
+
+    def close(self) -> None:
+        """Close the connection and the database."""
+        self._connection.close()
+        self._db.close()
+
+
+def zodb_store() -> DirectoryStore:
+    """ZODB's `FileStorage`: durable when each transaction commits."""
+    return DirectoryStore("zodb", ZodbStore, durable="return")
 
 
 class SqliteDictStore:

@@ -1,15 +1,17 @@
-"""Standalone evidence: `tinydb` and `semidbm` create their files without fsyncing the directory.
+"""Standalone evidence: `tinydb`, `semidbm` and ZODB's `FileStorage` create their files without
+fsyncing the directory.
 
 Uses only the store named on the command line and the standard library. On Linux and POSIX, a
 new file's name is durable only once its directory is fsynced (fsync(2)); until then a power
 loss can take the file away, with everything written and fsynced into it. This script wraps
 `os.fsync` to record which files and directories the store fsyncs, creates a store in a fresh
 directory, writes one key and makes it durable the way the store offers (tinydb: every write;
-semidbm: `sync()` and `close()`), then reports whether the directory holding the new file was
-ever fsynced. It cannot cut the power; `kvcheck --target kvcheck.adapters.pypi:tinydb_store`
-(or `semidbm_store`) does, on the simulated file system, and loses the key.
+semidbm: `sync()` and `close()`; ZODB: every commit), then reports whether the directory
+holding the new file was ever fsynced. It cannot cut the power; `kvcheck --target
+kvcheck.adapters.pypi:tinydb_store` (or `semidbm_store`, `zodb_store`) does, on the simulated
+file system, and loses the key.
 
-Run: python new_file_not_in_directory.py tinydb|semidbm   (exit 1: the directory never fsynced)
+Run: python new_file_not_in_directory.py tinydb|semidbm|zodb   (exit 1: never fsynced)
 """
 
 import os
@@ -44,8 +46,20 @@ def main(store: str) -> int:
             db.sync()
             db.close()
             created = os.path.join(scratch, "db")
+        elif store == "zodb":
+            import transaction
+            import ZODB
+            import ZODB.FileStorage
+
+            db = ZODB.DB(ZODB.FileStorage.FileStorage(os.path.join(scratch, "Data.fs")))
+            connection = db.open()
+            connection.root()["k"] = "v"
+            transaction.commit()  # FileStorage fsyncs Data.fs at every commit
+            connection.close()
+            db.close()
+            created = scratch
         else:
-            sys.exit("usage: new_file_not_in_directory.py tinydb|semidbm")
+            sys.exit("usage: new_file_not_in_directory.py tinydb|semidbm|zodb")
         directory = os.stat(created)
         synced = (directory.st_dev, directory.st_ino) in fsynced
         print(f"fsyncs: {len(fsynced)}; of the directory holding the new file: {synced}")
