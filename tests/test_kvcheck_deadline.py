@@ -50,3 +50,16 @@ def test_a_slowly_shrinking_failure_ends_by_the_deadline_reported_as_found(
     jsonschema.validate(document, SCHEMA)
     failure = document["properties"][0]["failure"]
     assert failure["minimal"] is False and failure["operations"] >= 5
+
+
+def test_runs_with_different_seeds_search_different_batches_and_shards_split_a_run() -> None:
+    from kvcheck.frontends.runner import Search, Window, batch_seed
+
+    window = Window(0.0, 0.0)
+    one = {Search(window, 1).batch(n) for n in range(200)}
+    two = {Search(window, 2).batch(n) for n in range(200)}
+    assert not one & two and len(one) == len(two) == 200
+    shards = [Search(window, 1, shard, 3) for shard in range(3)]
+    dealt = [s.batch(n) for n in range(10) for s in shards]
+    assert sorted(dealt) == sorted(batch_seed(1, i) for i in range(30))
+    assert Search(window, 7).batch(0) == 7  # the printed seed replays its batch first

@@ -13,6 +13,7 @@ and a note that it may not be minimal.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 
@@ -31,7 +32,7 @@ from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
 from kvcheck.machine.coverage import Coverage
 from kvcheck.machine.targets import Target, TargetError
 
-#: Examples per Hypothesis run; the budget is spent in batches with consecutive seeds.
+#: Examples per Hypothesis run; the budget is spent in batches, each with its own seed.
 BATCH_EXAMPLES = 25
 #: The share of the budget held back from searching, for shrinking a failure.
 SHRINK_SHARE = 0.2
@@ -85,15 +86,32 @@ def shrinking_limit(seconds: float) -> Iterator[list[str]]:
             engine.MAX_SHRINKING_SECONDS = saved
 
 
+def batch_seed(seed: int, index: int) -> int:
+    """The seed of batch `index` of a run seeded `seed`: `seed` itself for the first, so that
+    `--seed B` replays a failing batch B as its first batch; the others derived by hashing, so
+    that runs with different seeds search different spaces (consecutive seeds would make
+    `--seed 2` repeat `--seed 1`'s batches but its first)."""
+    if index == 0:
+        return seed
+    digest = hashlib.blake2b(f"kvcheck-batch:{seed}:{index}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
 @attrs.define
 class Search:
     """One property's search: which seeds, within which window, stopped early by `stop`."""
 
     window: Window
+    #: The run's seed.
     seed: int
-    #: Batch seeds go `seed`, `seed + stride`, ...: workers sharing a property interleave.
-    stride: int = 1
+    #: Workers sharing a property take every `shards`-th batch, starting at their `shard`.
+    shard: int = 0
+    shards: int = 1
     stop: Callable[[], bool] = lambda: False
+
+    def batch(self, n: int) -> int:
+        """The seed of this search's `n`-th batch."""
+        return batch_seed(self.seed, self.shard + n * self.shards)
 
 
 def run_conformance(
@@ -124,7 +142,7 @@ def run_conformance(
     ConformanceMachine.first_failure_at = None
     window = search.window
     progress.start(name, coverage, max(0.0, window.shrink_until - began))
-    batch_seed = search.seed
+    batches = 0
     batch_seconds = 0.0
     try:
         for replay in saved.replays(get_state_machine_test(machine, settings=config)):
@@ -132,14 +150,15 @@ def run_conformance(
             if failure is not None:
                 return _failed(name, spec, coverage, began, search.seed, failure, replayed=True)
         while True:
-            test = hypothesis_seed(batch_seed)(get_state_machine_test(machine, settings=config))
+            seed = search.batch(batches)
+            test = hypothesis_seed(seed)(get_state_machine_test(machine, settings=config))
             batch_began = time.monotonic()
             limit = max(SHRINK_FLOOR, window.shrink_until - batch_began)
             with shrinking_limit(limit) as reported:
                 failure = _failure_of(test)
             if failure is not None:
                 cut = any(_SLOW_SHRINK in text for text in reported)
-                result = _failed(name, spec, coverage, began, batch_seed, failure, cut=cut)
+                result = _failed(name, spec, coverage, began, seed, failure, cut=cut)
                 saved.save(result.blob)
                 return result
             now = time.monotonic()
@@ -148,10 +167,10 @@ def run_conformance(
             # take many seconds, and overrunning would eat into the next property's slot.
             if search.stop() or now + batch_seconds / 2 >= window.search_until:
                 break
-            batch_seed += search.stride
+            batches += 1
     finally:
         progress.stop()
-    return PropertyResult(name, spec, coverage, time.monotonic() - began, search.seed)
+    return PropertyResult(name, spec, coverage, time.monotonic() - began, search.batch(0))
 
 
 def _failure_of(test: Callable[[], None]) -> BaseException | None:

@@ -2,7 +2,8 @@
 
 The properties are dealt into N lanes, each a process that runs its share one after another
 within the same deadline. With more workers than properties, a property is split into shards
-that search interleaved seeds (`seed`, `seed + shards`, ...), so no two workers repeat a batch;
+that take every N-th batch of the run (`kvcheck.frontends.runner.batch_seed`), so no two workers
+repeat a batch;
 their coverage is summed and the shortest failure kept. Every worker opens the same example
 database, so a failure any of them saved is replayed first by all of them on the next run.
 One worker runs in this process, with the live status line.
@@ -106,7 +107,7 @@ def _run_task(
     factory = load_factory(job.spec)
     if job.kind == "exhaustive":
         return _exhaustive(job, factory, window, run.seed)
-    search = Search(window, run.seed + task.shard, task.shards, stop)
+    search = Search(window, run.seed, task.shard, task.shards, stop)
     return run_conformance(
         job.name, job.spec, factory, search, base=base, progress=progress,
         faults=job.kind == "faults", damage=job.kind == "damage", database=database,
