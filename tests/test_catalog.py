@@ -56,6 +56,22 @@ def test_a_patch_whose_text_moved_fails_loudly() -> None:
         patched_package("kvnode_stale_example", [Patch("index", "no such text", "")])
 
 
+def test_a_stale_patch_leaves_nothing_behind_for_the_next_copy_of_that_name() -> None:
+    import sys
+
+    from kvcheck.evidence.patched import Patch, copies_root, patched_package
+
+    # "node" sorts after "index": a patch that fails there comes after other modules' sources.
+    stale = [Patch("node", "no such text", "")]
+    for _ in range(2):  # the second attempt must fail the same way, not on leftovers
+        with pytest.raises(StalePatch, match="0 times"):
+            patched_package("kvnode_stale_twice", stale)
+    assert not (copies_root() / "kvnode_stale_twice").exists()
+    assert "kvnode_stale_twice" not in sys.modules
+    fixed = patched_package("kvnode_stale_twice", [])  # the name is still free for a good copy
+    assert fixed.__name__ == "kvnode_stale_twice"
+
+
 class TestKvcheckBugs:
     def test_prints_the_table_and_writes_json(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -90,13 +90,26 @@ def patched_package(package: str, patches: Sequence[Patch]) -> ModuleType:
     unknown = {p.module for p in patches} - (set(modules) - SHARED)
     if unknown:
         raise StalePatch(f"not a patchable kvnode module: {', '.join(sorted(unknown))}")
+    # Every patch is applied before anything is written, so a stale one leaves nothing behind
+    # that a later copy of the same name would trip over.
+    sources = {m: patched_source(m, patches, package) for m in modules if m not in SHARED}
     target = copies_root() / package
+    shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
-    for module in modules:
-        if module not in SHARED:
-            (target / f"{module}.py").write_text(patched_source(module, patches, package))
+    for module, source in sources.items():
+        (target / f"{module}.py").write_text(source)
+    return _import_fresh(package)
+
+
+def _import_fresh(name: str) -> ModuleType:
+    """Import a copy just written; if importing fails, forget every module it left half made."""
     importlib.invalidate_caches()
-    return importlib.import_module(package)
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        for loaded in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            del sys.modules[loaded]
+        raise
 
 
 def patched_module(module: str, patches: Sequence[Patch], name: str) -> ModuleType:
@@ -114,8 +127,7 @@ def patched_module(module: str, patches: Sequence[Patch], name: str) -> ModuleTy
             raise StalePatch(f"kvnode/{module}.py holds the patched text {found} times, not once")
         source = source.replace(patch.old, patch.new)
     (copies_root() / f"{name}.py").write_text(source)
-    importlib.invalidate_caches()
-    return importlib.import_module(name)
+    return _import_fresh(name)
 
 
 def module(package: ModuleType, name: str) -> ModuleType:
