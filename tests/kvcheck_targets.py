@@ -92,3 +92,18 @@ def shrinks_slowly() -> Target:
     target = StoreTarget(_SlowStore, "shrinks_slowly")
     target.not_applicable = frozenset({"disk-full"})
     return target
+
+
+def racy_node() -> Target:
+    """The built-in node with a planted race: reclamation undoes a put it races."""
+    from kvcheck.evidence.planted_races import CopiesWithoutCompare
+    from kvcheck.machine.targets import SimDiskTarget
+
+    return SimDiskTarget(node_class=CopiesWithoutCompare)
+
+
+def node_with_a_codec_bug() -> Target:
+    """The built-in node, patched so a truncated chunk header escapes its decoder."""
+    from kvcheck.evidence.catalog import BY_NAME
+
+    return BY_NAME["truncated_header_escapes"].target_factory()()

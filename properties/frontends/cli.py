@@ -1,7 +1,8 @@
 """kvcheck: check that a key-value store conforms to the reference model, within a time budget.
 
-By default it checks the built-in node on a simulated disk and on real files; `--target
-module:factory` checks any store with the node's API instead.
+By default it checks the built-in node on a simulated disk, on real files and on a simulated
+file system, with every property (`PROPERTIES`); `--target module:factory` checks any store
+with the node's API instead, with every property that applies to it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from kvcheck.frontends.progress import Progress
 from kvcheck.frontends.report import PropertyResult, junit_xml, program, regression_tests, table
 from kvcheck.frontends.runner import SHRINK_SHARE
 from kvcheck.frontends.workers import Job, Run, run_all
-from kvcheck.machine.targets import TargetError, load_factory
+from kvcheck.machine.coverage import STATES, Coverage
+from kvcheck.machine.ops import KINDS
+from kvcheck.machine.targets import SimDiskTarget, TargetError, load_factory
 from kvnode.cli import version
 from kvnode.simdisk import SimDisk
 
@@ -37,6 +40,16 @@ BUILT_IN = {
     "simdisk": "kvcheck.machine.targets:simdisk_target",
     "filedisk": "kvcheck.machine.targets:filedisk_target",
     "simfs": "kvcheck.machine.fs_targets:simfs_target",
+}
+#: The main job's properties, in the order they run: a property that finishes early leaves
+#: its time to the ones after it, so those that need the most time come last.
+PROPERTIES = {
+    "codecs": "the codec robustness properties, on the built-in node's codecs",
+    "conformance": "the conformance machine, no crashes",
+    "races": "client threads and maintenance under the controlled scheduler, linearizable",
+    "damage": "damage at rest: bit flips, zeroed sectors and cuts while the store is closed",
+    "faults": "injected disk faults, with dirty reboots",
+    "crashes": "dirty reboots: power loss between and inside operations",
 }
 
 
@@ -108,35 +121,89 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also check every crash state of random short histories",
     )
+    names = ", ".join(PROPERTIES)
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PROPERTY",
+        help=f"run only these properties (repeatable, or comma-separated): {names}",
+    )
+    parser.add_argument(
+        "--skip", action="append", metavar="PROPERTY", help="run every property but these"
+    )
     return parser
 
 
-def _jobs(specs: list[str], exhaustive: bool) -> list[Job]:
-    """Every property to run on every target. Each factory is called once here, as a probe of
-    what its target supports."""
-    jobs = []
+def _selected(only: list[str] | None, skip: list[str] | None) -> list[str]:
+    """The properties `--only` and `--skip` leave, in `PROPERTIES` order."""
+    picked = {name for arg in only or [] for name in arg.split(",") if name}
+    dropped = {name for arg in skip or [] for name in arg.split(",") if name}
+    unknown = sorted((picked | dropped) - set(PROPERTIES))
+    if unknown:
+        raise ValueError(
+            f"unknown property {', '.join(map(repr, unknown))}: choose from {', '.join(PROPERTIES)}"
+        )
+    chosen = [name for name in PROPERTIES if (not picked or name in picked) and name not in dropped]
+    if not chosen:
+        raise ValueError("--only and --skip leave no property to run")
+    return chosen
+
+
+def _jobs(
+    specs: list[str], exhaustive: bool, selected: list[str]
+) -> tuple[list[Job], list[PropertyResult]]:
+    """Every selected property to run on every target, and those that do not apply (with why).
+    Each factory is called once here, as a probe of what its target supports."""
+    jobs: dict[str, list[Job]] = {name: [] for name in PROPERTIES}
+    skipped = []
     disk_specs: list[tuple[bool, int, str]] = []
     for spec in specs:
         factory = load_factory(spec)
         probe = factory()
         has_disk, can_damage = probe.disk is not None, probe.can_damage and probe.can_reboot
         on_simdisk = isinstance(probe.disk, SimDisk)
+        node_on_simdisk = isinstance(probe, SimDiskTarget)
         probe.cleanup()
-        jobs.append(Job(f"conformance[{_short(spec)}]", spec, "conformance"))
-        if has_disk:
-            jobs.append(Job(f"faults[{_short(spec)}]", spec, "faults"))
+        threads = (
+            None
+            if node_on_simdisk
+            else "races drive the node's own threads under the controlled scheduler, which "
+            "needs the node on a SimDisk (a SimDiskTarget; the built-in one: simdisk)"
+        )
+        why = {
+            "crashes": None if has_disk else "the target has no simulated disk or file system",
+            "faults": None if has_disk else "the target has no simulated disk or file system",
+            "damage": None if can_damage else "the target cannot damage its storage at rest",
+            "races": threads,
+            "codecs": None
+            if node_on_simdisk
+            else "the codec properties check the codecs of a node's package, run once on its "
+            "SimDisk target (the built-in one: simdisk)",
+        }
+        for name in selected:
+            reason = why.get(name)
+            job = Job(f"{name}[{_short(spec)}]", spec, name)
+            if reason is None:
+                jobs[name].append(job)
+            else:
+                skipped.append(_not_applicable(job, reason))
         if has_disk:
             # Exhaustive crash checking prefers a SimDisk: its crash states are the cheapest.
             disk_specs.append((not on_simdisk, len(disk_specs), spec))
-        if can_damage:
-            jobs.append(Job(f"damage[{_short(spec)}]", spec, "damage"))
+    ordered = [job for name in PROPERTIES for job in jobs[name]]
     if exhaustive:
         # Exhaustive crash checking runs on one target with a simulated disk or file system.
         if not disk_specs:
             raise ValueError("--exhaustive-crashes needs a target on a SimDisk or a SimFS")
         first = min(disk_specs)[2]
-        jobs.append(Job(f"exhaustive[{_short(first)}]", first, "exhaustive"))
-    return jobs
+        ordered.append(Job(f"exhaustive[{_short(first)}]", first, "exhaustive"))
+    return ordered, skipped
+
+
+def _not_applicable(job: Job, reason: str) -> PropertyResult:
+    coverage = Coverage()
+    coverage.not_applicable |= set(STATES) | set(KINDS)
+    return PropertyResult(job.name, job.spec, coverage, 0.0, 0, not_applicable=reason)
 
 
 def _usage(message: str) -> int:
@@ -166,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage("--workers must be at least 1")
     specs = [BUILT_IN.get(t, t) for t in (args.target or list(BUILT_IN))]
     try:
-        jobs = _jobs(specs, args.exhaustive_crashes)
+        selected = _selected(args.only, args.skip)
+        jobs, skipped = _jobs(specs, args.exhaustive_crashes, selected)
         profile = profiles.qualified(args.profile) if args.profile else profiles.default_profile()
     except TargetError as err:
         print(f"kvcheck: target failed: {err}", file=sys.stderr)
@@ -181,7 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     progress = Progress(sys.stderr, not args.no_progress, terminal=sys.stderr.isatty())
     run = Run(time.monotonic(), args.budget, seed, profile, args.database)
-    results, interrupted = run_all(jobs, args.workers, run, progress)
+    results, interrupted = run_all(jobs, args.workers, run, progress) if jobs else ([], False)
+    results += skipped
     if interrupted:
         print("\nkvcheck: interrupted; the properties so far:")
     return _report(args, results, seed, interrupted)
@@ -241,17 +310,18 @@ def _explain_failure(result: PropertyResult, regression: str | None) -> None:
         print(
             f"\nShrinking stopped at the deadline: this sequence ({len(result.log)} operations) "
             "fails but may not be minimal. The next run replays it first as it is; to shrink "
-            f"it further: kvcheck --target {result.target} --seed {result.seed} "
-            "--database none --budget MORE\n"
+            f"it further: {result.replay} --database none --budget MORE\n"
         )
+    elif result.reproduction is not None:
+        print("\nMinimal failing case, as a program:\n")
     else:
         print(f"\nMinimal failing sequence ({len(result.log)} operations), as a program:\n")
     print(program(result, indent="    "))
     print("\nReplay exactly:")
-    print(f"  kvcheck --target {result.target} --seed {result.seed}")
+    print(f"  {result.replay}")
     if regression is None:
         print("  kvcheck ... --write-regression PATH   (writes it as a pytest test)")
-    if result.blob:
+    if result.blob and result.reproduction is None:
         print(f"  or decorate the machine's test with {result.blob}")
 
 

@@ -6,7 +6,8 @@ change that removes or retypes a field bumps it; added fields do not. Version 1:
 - `schema` ("kvcheck-report/1"), `kvcheck` (the package version), `seed`, `budget_seconds`,
   `interrupted` (Ctrl-C ended the run), `ok` (every property that ran held);
 - `properties`: one object per property run, with `name` (`conformance[simdisk]`), `target`
-  (its `module:factory`), `result` (`ok`, `failed` or `target-failed`), `examples`, `steps`,
+  (its `module:factory`), `result` (`ok`, `failed`, `target-failed` or `n/a`, with the reason
+  in `not_applicable`), `examples`, `steps`,
   `seconds`, `seed` (of the batch that failed, or the first), `coverage` (`reached`: state to
   count; `missed` and `not_applicable`: state names; `operations`: kind to count; `audit`: what
   a target's fsync audit counted, for a directory store) and, when it
@@ -57,7 +58,8 @@ SCHEMA: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string"},
                     "target": {"type": "string"},
-                    "result": {"enum": ["ok", "failed", "target-failed"]},
+                    "result": {"enum": ["ok", "failed", "target-failed", "n/a"]},
+                    "not_applicable": {"type": ["string", "null"]},
                     "examples": {"type": "integer", "minimum": 0},
                     "steps": {"type": "integer", "minimum": 0},
                     "seconds": {"type": "number", "minimum": 0},
@@ -99,9 +101,12 @@ def _result(r: PropertyResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": r.name,
         "target": r.target,
-        "result": "ok"
+        "result": "n/a"
+        if r.not_applicable
+        else "ok"
         if r.ok
         else ("target-failed" if isinstance(r.error, TargetError) else "failed"),
+        "not_applicable": r.not_applicable,
         "examples": cov.examples,
         "steps": cov.steps,
         "seconds": round(r.seconds, 3),
@@ -120,7 +125,7 @@ def _result(r: PropertyResult) -> dict[str, Any]:
             "message": r.message,
             "operations": len(r.log),
             "program": program(r),
-            "replay": f"kvcheck --target {r.target} --seed {r.seed}",
+            "replay": r.replay,
             "minimal": not r.shrink_cut,
             "replayed": r.replayed,
             "found_after_seconds": None if r.found_after is None else round(r.found_after, 3),

@@ -40,6 +40,10 @@ class PropertyResult:
     replayed: bool = False
     #: Seconds from the property's start until an example first failed (before shrinking).
     found_after: float | None = None
+    #: A program that replays the failure, for checks whose failures are not a harness log.
+    reproduction: str | None = None
+    #: Why the property does not apply to this target (it was not run).
+    not_applicable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -54,6 +58,12 @@ class PropertyResult:
         # A failure carried from a worker process keeps its original type's name.
         kind = getattr(self.error, "type_name", type(self.error).__name__)
         return f"{kind}: {self.error}".split("\n")[0]
+
+    @property
+    def replay(self) -> str:
+        """The command that replays this property's failing batch as its first."""
+        kind = self.name.split("[")[0]
+        return f"kvcheck --target {self.target} --only {kind} --seed {self.seed}"
 
     @property
     def blob(self) -> str | None:
@@ -97,6 +107,10 @@ def call(op: Op, receiver: str = "h") -> str:
 
 def program(result: PropertyResult, indent: str = "") -> str:
     """The minimal failing sequence as a Python program that replays it."""
+    if result.reproduction is not None:
+        return "\n".join(
+            indent + line if line else line for line in result.reproduction.split("\n")
+        )
     lines = [
         "from kvcheck import Harness, load_factory",
         "",
@@ -122,6 +136,9 @@ def regression_tests(results: Sequence[PropertyResult]) -> str:
         name = re.sub(r"[^0-9a-z]+", "_", f"{result.name}_{number}".lower()).strip("_")
         parts += ["", "", f"def test_{name}() -> None:"]
         parts.append(f"    {literal(result.message[:200])}")
+        if result.reproduction is not None:
+            parts.append(program(result, indent="    "))
+            continue
         parts.append(f"    h = Harness(load_factory({literal(result.target)})())")
         parts.append("    try:")
         parts += [f"        {call(op)}" for op in result.log]
@@ -136,15 +153,20 @@ def table(results: Sequence[PropertyResult]) -> str:
     rows = [head, "-" * len(head)]
     for r in results:
         cov = r.coverage
-        reachable = len(STATES) - len(cov.not_applicable)
+        reachable = sum(s not in cov.not_applicable for s in STATES)
         reached = reachable - len(cov.missed_states())
+        result = "n/a" if r.not_applicable else "ok" if r.ok else "FAILED"
+        states = f"{reached}/{reachable}" if reachable else "-"
         rows.append(
-            f"{r.name:{width}} {'ok' if r.ok else 'FAILED':7} {cov.examples:>8} {cov.steps:>8} "
-            f"{r.seconds:>6.1f}s  {reached}/{reachable}"
+            f"{r.name:{width}} {result:7} {cov.examples:>8} {cov.steps:>8} "
+            f"{r.seconds:>6.1f}s  {states}"
         )
     for r in results:
         cov = r.coverage
         rows += ["", r.name]
+        if r.not_applicable is not None:
+            rows.append(f"  n/a: {r.not_applicable}")
+            continue
         if r.summary is not None:
             rows.append(f"  {r.summary}")
             continue

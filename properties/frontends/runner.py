@@ -38,6 +38,9 @@ BATCH_EXAMPLES = 25
 SHRINK_SHARE = 0.2
 #: Shrinking gets at least this long, even when a failure is found at its window's very end.
 SHRINK_FLOOR = 1.0
+#: The share of its slot a property searches before, if it has reached every coverage state,
+#: it stops and leaves the rest to the properties after it.
+NEED_SHARE = 0.3
 # What Hypothesis reports when it stops shrinking at `MAX_SHRINKING_SECONDS`.
 _SLOW_SHRINK = "stopped because it is making very slow progress"
 
@@ -108,6 +111,8 @@ class Search:
     shard: int = 0
     shards: int = 1
     stop: Callable[[], bool] = lambda: False
+    #: Search until the window closes even with every state reached: nothing comes after it.
+    last: bool = False
 
     def batch(self, n: int) -> int:
         """The seed of this search's `n`-th batch."""
@@ -122,6 +127,7 @@ def run_conformance(
     *,
     base: settings,
     progress: Progress,
+    crashes: bool = True,
     faults: bool = False,
     damage: bool = False,
     database: ExampleDatabase | None = None,
@@ -132,7 +138,9 @@ def run_conformance(
     process sharing the database) is replayed first; a new one is saved for the next run.
     """
     coverage = Coverage()
-    machine = conformance_machine(factory, coverage=coverage, faults=faults, damage=damage)
+    machine = conformance_machine(
+        factory, coverage=coverage, crashes=crashes, faults=faults, damage=damage
+    )
     # Hypothesis ignores the database of a seeded test, so kvcheck keeps its own record of
     # failures there: the `@reproduce_failure` blob of each, replayed before the search.
     saved = SavedFailures(database, name)
@@ -146,7 +154,7 @@ def run_conformance(
     batch_seconds = 0.0
     try:
         for replay in saved.replays(get_state_machine_test(machine, settings=config)):
-            failure = _failure_of(replay)
+            failure = failure_of(replay)
             if failure is not None:
                 return _failed(name, spec, coverage, began, search.seed, failure, replayed=True)
         while True:
@@ -155,7 +163,7 @@ def run_conformance(
             batch_began = time.monotonic()
             limit = max(SHRINK_FLOOR, window.shrink_until - batch_began)
             with shrinking_limit(limit) as reported:
-                failure = _failure_of(test)
+                failure = failure_of(test)
             if failure is not None:
                 cut = any(_SLOW_SHRINK in text for text in reported)
                 result = _failed(name, spec, coverage, began, seed, failure, cut=cut)
@@ -167,14 +175,21 @@ def run_conformance(
             # take many seconds, and overrunning would eat into the next property's slot.
             if search.stop() or now + batch_seconds / 2 >= window.search_until:
                 break
+            # Time by need: a property that has reached every state it can gives the rest of
+            # its slot to the properties after it, once it has searched a fair share.
+            covered = not coverage.missed_states() and not coverage.missed_ops()
+            slot = window.search_until - began
+            if covered and not search.last and now - began >= NEED_SHARE * slot:
+                break
             batches += 1
     finally:
         progress.stop()
     return PropertyResult(name, spec, coverage, time.monotonic() - began, search.batch(0))
 
 
-def _failure_of(test: Callable[[], None]) -> BaseException | None:
-    """Run a machine's test; the failure it raised (Hypothesis has shrunk it), or None."""
+def failure_of(test: Callable[[], None]) -> BaseException | None:
+    """Run a Hypothesis test (a machine's, or any); the failure it raised (Hypothesis has
+    shrunk it), or None."""
     try:
         test()
     except Exception as err:

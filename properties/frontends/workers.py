@@ -34,7 +34,7 @@ from kvcheck.machine.targets import load_factory
 
 @attrs.frozen
 class Job:
-    """One property on one target: `kind` is conformance, faults, damage or exhaustive."""
+    """One property on one target: `kind` is one of `cli.PROPERTIES` or exhaustive."""
 
     name: str
     spec: str
@@ -88,10 +88,13 @@ def run_lane(
     ends (so that after Ctrl-C, `results` holds what finished)."""
     database = from_url(run.database)
     base = profiles.settings_for(run.profile)  # importing `profiles` registered it here too
-    for task, window in zip(tasks, plan(run.start, run.budget, len(tasks)), strict=True):
+    windows = plan(run.start, run.budget, len(tasks))
+    for number, (task, window) in enumerate(zip(tasks, windows, strict=True)):
         if stop():
             break
-        results.append((task, _run_task(task, window, run, base, progress, database, stop)))
+        last = number == len(tasks) - 1
+        result = _run_task(task, window, run, base, progress, database, stop, last)
+        results.append((task, result))
 
 
 def _run_task(
@@ -102,15 +105,25 @@ def _run_task(
     progress: Progress,
     database: Any,
     stop: Callable[[], bool],
+    last: bool = False,
 ) -> PropertyResult:
     job = task.job
     factory = load_factory(job.spec)
     if job.kind == "exhaustive":
         return _exhaustive(job, factory, window, run.seed)
-    search = Search(window, run.seed, task.shard, task.shards, stop)
+    search = Search(window, run.seed, task.shard, task.shards, stop, last)
+    if job.kind in ("races", "codecs"):
+        from kvcheck.frontends import checks
+
+        probe = factory()
+        node_class = probe.node_class  # type: ignore[attr-defined]  # a SimDiskTarget (cli)
+        probe.cleanup()
+        check = checks.run_races if job.kind == "races" else checks.run_codecs
+        return check(job.name, job.spec, search, node_class, base=base, progress=progress)
     return run_conformance(
         job.name, job.spec, factory, search, base=base, progress=progress,
-        faults=job.kind == "faults", damage=job.kind == "damage", database=database,
+        crashes=job.kind != "conformance", faults=job.kind == "faults",
+        damage=job.kind == "damage", database=database,
     )  # fmt: skip
 
 
