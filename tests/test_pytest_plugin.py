@@ -160,7 +160,7 @@ def test_a_bad_target_is_a_one_line_usage_error(tmp_path: Path) -> None:
 
 def test_a_planted_failure_reads_in_about_forty_lines(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, "--kv-target", "kvcheck.evidence.planted:scan_out_of_order",
-                      "--kv-profile", "ci")  # fmt: skip
+                      "--kv-profile", "ci", "-k", "conformance")  # fmt: skip
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert len(lines) <= 45, done.stdout
@@ -177,7 +177,9 @@ def test_items_have_real_node_ids_for_collect_only_lf_and_junit(tmp_path: Path) 
     (tmp_path / "test_trivial.py").write_text("def test_trivial():\n    pass\n")
     listed = run_pytest(tmp_path, "--co", *targets)
     assert "kvcheck::conformance[kvcheck.models:ReferenceKV]" in listed.stdout, listed.stdout
-    assert "3 tests collected" in listed.stdout
+    assert "13 tests collected" in listed.stdout  # six properties per target, and the file's
+    assert "kvcheck::races[kvcheck.models:ReferenceKV]" in listed.stdout
+    targets += ["-k", "conformance"]
     first = run_pytest(tmp_path, *targets, "--junit-xml", "junit.xml", cache=True)
     assert first.returncode == 1
     cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
@@ -210,7 +212,8 @@ def test_items_run_under_xdist(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, "-n", "2", "--kv-target", "kvcheck.models:ReferenceKV",
                       "--kv-target", "kvcheck.machine.targets:simdisk_target")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    # ReferenceKV has no disk and no node: only conformance applies; the other five say why.
+    assert "8 passed, 5 skipped" in done.stdout
 
 
 def test_each_target_has_its_own_keys_in_the_example_database(tmp_path: Path) -> None:
@@ -225,3 +228,9 @@ def test_each_target_has_its_own_keys_in_the_example_database(tmp_path: Path) ->
     assert list(theirs.fetch(b"key")) == []
     theirs.delete(b"key", b"failure")  # a passing run of the other target
     assert list(mine.fetch(b"key")) == [b"failure"]
+
+
+def test_a_property_that_does_not_apply_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--kv-target", "kvcheck.models:ReferenceKV", "-rs", "-k", "races")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout and "n/a: races drive the node's threads" in done.stdout

@@ -91,21 +91,11 @@ def run_races(
 ) -> PropertyResult:
     """Controlled-scheduler linearizability of `node_class`, client threads racing its
     maintenance."""
-    from kvcheck.concurrency.races import Workload, check_interleaving, workloads
-    from kvcheck.concurrency.schedule import Schedule, schedules
-
     coverage = _coverage()
     decisions = [0]
     config = settings(base, max_examples=RACE_BATCH, database=None, deadline=None,
                       derandomize=False, print_blob=True)  # fmt: skip
-
-    @config
-    @given(workload=workloads(), schedule=schedules("random"))
-    def race(workload: Workload, schedule: Schedule) -> None:
-        coverage.examples += 1
-        coverage.steps += len(workload)
-        decisions[0] += len(schedule.choices)
-        check_interleaving(workload, schedule, node_class=node_class)
+    race = race_test(node_class, config, coverage, decisions)
 
     def batch(n: int, seed: int) -> Callable[[], None]:
         return hypothesis_seed(seed)(race)
@@ -129,6 +119,39 @@ def run_races(
         return "\n".join([*lines, "", call])
 
     return _search(name, spec, search, progress, coverage, batch, summary, reproduce)
+
+
+def race_test(
+    node_class: type[Node],
+    config: settings,
+    coverage: Coverage | None = None,
+    decisions: list[int] | None = None,
+) -> Callable[[], None]:
+    """The races property as a Hypothesis test: a workload and a schedule drawn together, run
+    on `node_class` (counting interleavings and operations into `coverage`, and scheduling
+    choices into `decisions[0]`)."""
+    from kvcheck.concurrency.races import Workload, check_interleaving, workloads
+    from kvcheck.concurrency.schedule import Schedule, schedules
+
+    @config
+    @given(workload=workloads(), schedule=schedules("random"))
+    def race(workload: Workload, schedule: Schedule) -> None:
+        if coverage is not None:
+            coverage.examples += 1
+            coverage.steps += len(workload)
+        if decisions is not None:
+            decisions[0] += len(schedule.choices)
+        check_interleaving(workload, schedule, node_class=node_class)
+
+    return race
+
+
+def codec_tests(node_class: type[Node], config: settings) -> dict[str, Callable[[], None]]:
+    """Every codec robustness property of the package `node_class` comes from, by name."""
+    from kvcheck.codecs.robustness import PROPERTIES
+
+    package = node_package(node_class)
+    return {name: config(PROPERTIES[name](package)) for name in sorted(PROPERTIES)}
 
 
 def node_package(node_class: type[Node]) -> ModuleType:

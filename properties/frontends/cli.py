@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 from kvcheck.frontends import profiles
+from kvcheck.frontends.applicable import PROPERTIES, not_applicable
 from kvcheck.frontends.database import DEFAULT_DIRECTORY, DatabaseError, from_url
 from kvcheck.frontends.progress import Progress
 from kvcheck.frontends.report import PropertyResult, junit_xml, program, regression_tests, table
@@ -21,7 +22,7 @@ from kvcheck.frontends.runner import SHRINK_SHARE
 from kvcheck.frontends.workers import Job, Run, run_all
 from kvcheck.machine.coverage import STATES, Coverage
 from kvcheck.machine.ops import KINDS
-from kvcheck.machine.targets import SimDiskTarget, TargetError, load_factory
+from kvcheck.machine.targets import TargetError, load_factory
 from kvnode.cli import version
 from kvnode.simdisk import SimDisk
 
@@ -40,16 +41,6 @@ BUILT_IN = {
     "simdisk": "kvcheck.machine.targets:simdisk_target",
     "filedisk": "kvcheck.machine.targets:filedisk_target",
     "simfs": "kvcheck.machine.fs_targets:simfs_target",
-}
-#: The main job's properties, in the order they run: a property that finishes early leaves
-#: its time to the ones after it, so those that need the most time come last.
-PROPERTIES = {
-    "codecs": "the codec robustness properties, on the built-in node's codecs",
-    "conformance": "the conformance machine, no crashes",
-    "races": "client threads and maintenance under the controlled scheduler, linearizable",
-    "damage": "damage at rest: bit flips, zeroed sectors and cuts while the store is closed",
-    "faults": "injected disk faults, with dirty reboots",
-    "crashes": "dirty reboots: power loss between and inside operations",
 }
 
 
@@ -160,26 +151,9 @@ def _jobs(
     for spec in specs:
         factory = load_factory(spec)
         probe = factory()
-        has_disk, can_damage = probe.disk is not None, probe.can_damage and probe.can_reboot
-        on_simdisk = isinstance(probe.disk, SimDisk)
-        node_on_simdisk = isinstance(probe, SimDiskTarget)
+        has_disk, on_simdisk = probe.disk is not None, isinstance(probe.disk, SimDisk)
+        why = not_applicable(probe)
         probe.cleanup()
-        threads = (
-            None
-            if node_on_simdisk
-            else "races drive the node's own threads under the controlled scheduler, which "
-            "needs the node on a SimDisk (a SimDiskTarget; the built-in one: simdisk)"
-        )
-        why = {
-            "crashes": None if has_disk else "the target has no simulated disk or file system",
-            "faults": None if has_disk else "the target has no simulated disk or file system",
-            "damage": None if can_damage else "the target cannot damage its storage at rest",
-            "races": threads,
-            "codecs": None
-            if node_on_simdisk
-            else "the codec properties check the codecs of a node's package, run once on its "
-            "SimDisk target (the built-in one: simdisk)",
-        }
         for name in selected:
             reason = why.get(name)
             job = Job(f"{name}[{_short(spec)}]", spec, name)

@@ -7,9 +7,12 @@ ini option) it adds no items and imports neither Hypothesis nor the properties. 
 profiles are namespaced (`kvcheck-dev`, ...) and apply to its own items only, never to the
 user's tests, unless the user picks one with `--hypothesis-profile`.
 
-Each target is an item `kvcheck::conformance[module:factory]`, with a stable node id (so `--co`,
-`--lf`, `-k`, JUnit and pytest-xdist see it like any test) and its own key in the example
-database, so one target's passing run never deletes another's saved failure. A failure is
+Each target gets one item per property of `kvcheck`'s main job (`kvcheck::conformance[module:
+factory]`, `crashes[...]`, `faults[...]`, `damage[...]`, `races[...]`, `codecs[...]`), each with
+a stable node id (so `--co`, `--lf`, `-k`, JUnit and pytest-xdist see it like any test) and its
+own key in the example database, so one target's passing run never deletes another's saved
+failure. A property that does not apply to the target is skipped, with the reason `kvcheck`
+gives for listing it as n/a. A failure is
 reported as the property's message, the minimal sequence as a program, and the command that
 replays it, not as pytest's and Hypothesis's internals.
 """
@@ -33,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="MODULE:FACTORY",
-        help="run the conformance properties against the store this factory makes (repeatable)",
+        help="run kvcheck's properties against the store this factory makes (repeatable)",
     )
     group.addoption(
         "--kv-profile",
@@ -97,19 +100,25 @@ class KVCheckCollector(pytest.Collector):
         """One item per shipped property and target."""
         # The node id is given whole, so it is parsed as pytest parses the ids it reads back
         # (for --lf): with the target as the bracketed parameter.
+        from kvcheck.frontends.applicable import PROPERTIES
+
         return [
-            KVPropertyItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", spec=spec)
+            KVPropertyItem.from_parent(
+                self, name=f"{kind}[{spec}]", nodeid=f"{self.nodeid}::{kind}[{spec}]", spec=spec,
+                kind=kind,
+            )
             for spec in self.targets
-            for name in (f"conformance[{spec}]",)
-        ]
+            for kind in PROPERTIES
+        ]  # fmt: skip
 
 
 class KVPropertyItem(pytest.Item):
-    """The conformance state machine against one target."""
+    """One of `kvcheck`'s properties (`kind`) against one target."""
 
-    def __init__(self, *, spec: str, **kwargs: Any):
+    def __init__(self, *, spec: str, kind: str = "conformance", **kwargs: Any):
         super().__init__(**kwargs)
         self.spec = spec
+        self.kind = kind
         self._log: list[Any] = []
 
     def _settings(self) -> Any:
@@ -134,15 +143,39 @@ class KVPropertyItem(pytest.Item):
         return settings(base, database=keyed(base.database, self.name))
 
     def runtest(self) -> None:
-        """Run the machine against the target."""
+        """Run the property against the target (skipped, with why, where it does not apply)."""
         from hypothesis.stateful import run_state_machine_as_test
 
+        from kvcheck.frontends.applicable import not_applicable
         from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
         from kvcheck.machine.targets import load_factory
 
         factory = load_factory(self.spec)
+        probe = factory()
+        reason = not_applicable(probe)[self.kind]
+        node_class = getattr(probe, "node_class", None)
+        probe.cleanup()
+        if reason is not None:
+            pytest.skip(f"n/a: {reason}")
+        if self.kind in ("races", "codecs"):
+            from kvcheck.frontends import checks
+
+            assert node_class is not None  # they apply only to a SimDiskTarget
+            config = self._settings()
+            if self.kind == "races":
+                checks.race_test(node_class, config)()
+            else:
+                for test in checks.codec_tests(node_class, config).values():
+                    test()
+            return
+        machine = conformance_machine(
+            factory,
+            crashes=self.kind != "conformance",
+            faults=self.kind == "faults",
+            damage=self.kind == "damage",
+        )
         try:
-            run_state_machine_as_test(conformance_machine(factory), settings=self._settings())
+            run_state_machine_as_test(machine, settings=self._settings())
         finally:
             harness = ConformanceMachine.last_harness
             self._log = [] if harness is None else list(harness.log)
@@ -170,7 +203,8 @@ class KVPropertyItem(pytest.Item):
             "",
             "Replay (the example database keeps the failure, which then runs first):",
             f"  pytest --kv-target {self.spec} --lf",
-            f"  kvcheck --target {self.spec}   (the same machine, with kvcheck's report)",
+            f"  kvcheck --target {self.spec} --only {self.kind}   (the same property, with "
+            "kvcheck's report)",
         ]
         return "\n".join(lines)
 
