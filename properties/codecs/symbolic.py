@@ -55,8 +55,11 @@ class Outcome:
         return self.returncode == 1
 
 
-def crosshair(targets: Sequence[str], budget: Budget, package: str = "kvnode") -> Outcome:
-    """Run `crosshair check` on `targets` (files or dotted names) with the checksum stand-in."""
+def crosshair(
+    targets: Sequence[str], budget: Budget, package: str = "kvnode", timeout: float | None = None
+) -> Outcome:
+    """Run `crosshair check` on `targets` (files or dotted names) with the checksum stand-in;
+    stopped after `timeout` seconds (returncode -1: no verdict, what it reported so far)."""
     cmd = [
         sys.executable, "-m", "crosshair", "check",
         "--per_condition_timeout", str(budget.per_condition_timeout),
@@ -66,7 +69,13 @@ def crosshair(targets: Sequence[str], budget: Budget, package: str = "kvnode") -
     path = os.pathsep.join([str(copies_root()), str(Path.cwd()), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, KVNODE_PACKAGE=package, PYTHONPATH=path)
     start = time.monotonic()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as stopped:
+        said = b"".join(part or b"" for part in (stopped.stdout, stopped.stderr))
+        return Outcome(-1, said.decode(errors="replace").strip(), time.monotonic() - start)
     return Outcome(done.returncode, (done.stdout + done.stderr).strip(), time.monotonic() - start)
 
 

@@ -217,3 +217,57 @@ def run_codecs(
         return "\n".join(lines)
 
     return _search(name, spec, search, progress, coverage, batch, summary, reproduce)
+
+
+def run_symbolic(
+    name: str,
+    spec: str,
+    search: Search,
+    node_class: type[Node],
+    *,
+    base: settings,
+    progress: Progress,
+) -> PropertyResult:
+    """CrossHair over every contract of the node package's pure modules, one module at a time,
+    each given an equal share of what is left of the window (no counterexample by then is
+    evidence, not a proof)."""
+    from kvcheck.codecs.symbolic import MODULES, PLUGIN, Budget, crosshair
+    from kvcheck.evidence.patched import SHARED
+
+    coverage = _coverage()
+    package = node_package(node_class).__name__
+    # A patched copy shares some modules with kvnode instead of copying them.
+    modules = [f"{'kvnode' if m in SHARED else package}.{m}" for m in MODULES]
+    began = time.monotonic()
+    progress.start(name, coverage, max(0.0, search.window.search_until - began))
+    unfinished: list[str] = []
+    try:
+        for number, module in enumerate(modules):
+            share = (search.window.search_until - time.monotonic()) / (len(modules) - number)
+            outcome = crosshair([module], Budget(), package, timeout=max(0.5, share))
+            coverage.examples += 1
+            if outcome.returncode == -1:
+                unfinished.append(module.rpartition(".")[2])
+            elif outcome.returncode != 0:
+                break
+    finally:
+        progress.stop()
+    seconds = time.monotonic() - began
+    if outcome.returncode in (0, -1):
+        cut = (
+            f"; stopped at its share of the deadline: {', '.join(unfinished)}" if unfinished else ""
+        )
+        summary = f"{len(modules)} modules' contracts: no counterexample in {seconds:.1f}s{cut}"
+        return PropertyResult(name, spec, coverage, seconds, search.batch(0), summary=summary)
+    report = outcome.report or f"crosshair exited {outcome.returncode}"
+    if not outcome.counterexample:
+        report = f"CrossHair could not run (exit status {outcome.returncode}):\n{report}"
+    replay = [
+        *(f"# {line}" for line in report.splitlines()[:20]),
+        "# replay (a shell command; KVNODE_PACKAGE names the package the plugin patches):",
+        f"#   KVNODE_PACKAGE={package} python -m crosshair check --extra_plugin {PLUGIN} {module}",
+    ]
+    return PropertyResult(
+        name, spec, coverage, seconds, search.batch(0), AssertionError(report),
+        summary=f"{len(modules)} modules' contracts", reproduction="\n".join(replay),
+    )  # fmt: skip

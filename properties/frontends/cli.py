@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also check every crash state of random short histories",
     )
+    parser.add_argument(
+        "--symbolic",
+        action="store_true",
+        help="also check the CrossHair contracts of the node's codecs (symbolic execution)",
+    )
     names = ", ".join(PROPERTIES)
     parser.add_argument(
         "--only",
@@ -141,7 +146,7 @@ def _selected(only: list[str] | None, skip: list[str] | None) -> list[str]:
 
 
 def _jobs(
-    specs: list[str], exhaustive: bool, selected: list[str]
+    specs: list[str], exhaustive: bool, selected: list[str], symbolic: bool = False
 ) -> tuple[list[Job], list[PropertyResult]]:
     """Every selected property to run on every target, and those that do not apply (with why).
     Each factory is called once here, as a probe of what its target supports."""
@@ -165,6 +170,12 @@ def _jobs(
             # Exhaustive crash checking prefers a SimDisk: its crash states are the cheapest.
             disk_specs.append((not on_simdisk, len(disk_specs), spec))
     ordered = [job for name in PROPERTIES for job in jobs[name]]
+    if symbolic:
+        # Once, on the first target whose node's codecs the codec properties check.
+        codecs = [spec for spec in specs if _node_on_simdisk(spec)]
+        if not codecs:
+            raise ValueError("--symbolic needs a target running the node on a SimDisk (simdisk)")
+        ordered.insert(0, Job(f"symbolic[{_short(codecs[0])}]", codecs[0], "symbolic"))
     if exhaustive:
         # Exhaustive crash checking runs on one target with a simulated disk or file system.
         if not disk_specs:
@@ -172,6 +183,14 @@ def _jobs(
         first = min(disk_specs)[2]
         ordered.append(Job(f"exhaustive[{_short(first)}]", first, "exhaustive"))
     return ordered, skipped
+
+
+def _node_on_simdisk(spec: str) -> bool:
+    probe = load_factory(spec)()
+    try:
+        return not_applicable(probe)["codecs"] is None
+    finally:
+        probe.cleanup()
 
 
 def _not_applicable(job: Job, reason: str) -> PropertyResult:
@@ -208,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = [BUILT_IN.get(t, t) for t in (args.target or list(BUILT_IN))]
     try:
         selected = _selected(args.only, args.skip)
-        jobs, skipped = _jobs(specs, args.exhaustive_crashes, selected)
+        jobs, skipped = _jobs(specs, args.exhaustive_crashes, selected, args.symbolic)
         profile = profiles.qualified(args.profile) if args.profile else profiles.default_profile()
     except TargetError as err:
         print(f"kvcheck: target failed: {err}", file=sys.stderr)

@@ -112,13 +112,15 @@ def _run_task(
     if job.kind == "exhaustive":
         return _exhaustive(job, factory, window, run.seed)
     search = Search(window, run.seed, task.shard, task.shards, stop, last)
-    if job.kind in ("races", "codecs"):
+    if job.kind in ("races", "codecs", "symbolic"):
         from kvcheck.frontends import checks
 
         probe = factory()
         node_class = probe.node_class  # type: ignore[attr-defined]  # a SimDiskTarget (cli)
         probe.cleanup()
-        check = checks.run_races if job.kind == "races" else checks.run_codecs
+        check = {"races": checks.run_races, "codecs": checks.run_codecs}.get(
+            job.kind, checks.run_symbolic
+        )
         return check(job.name, job.spec, search, node_class, base=base, progress=progress)
     return run_conformance(
         job.name, job.spec, factory, search, base=base, progress=progress,
