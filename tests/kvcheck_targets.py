@@ -107,3 +107,21 @@ def node_with_a_codec_bug() -> Target:
     from kvcheck.evidence.catalog import BY_NAME
 
     return BY_NAME["truncated_header_escapes"].target_factory()()
+
+
+def node_syncing_outside_the_lock() -> Target:
+    """A planted race that only a power cut shows: sync's watermark taken after an unlocked
+    disk sync."""
+    from kvcheck.evidence.planted_races import SyncsOutsideTheLock
+    from kvcheck.machine.targets import SimDiskTarget
+
+    return SimDiskTarget(node_class=SyncsOutsideTheLock)
+
+
+def node_ticketing_before_writing() -> Target:
+    """A planted race that only a power cut shows: a put's durability ticket taken before its
+    write."""
+    from kvcheck.evidence.planted_races import TicketBeforeWriting
+    from kvcheck.machine.targets import SimDiskTarget
+
+    return SimDiskTarget(node_class=TicketBeforeWriting)

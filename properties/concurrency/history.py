@@ -392,6 +392,11 @@ class Recorder:
             self._operations[handle] = done
             return done
 
+    def now(self) -> int:
+        """The tick the next invocation or completion will get."""
+        with self._lock:
+            return self._clock
+
     def history(self) -> History:
         """Everything so far; calls still in flight appear as never completed (indeterminate)."""
         with self._lock:

@@ -170,17 +170,25 @@ class Run:
     background: int = 0
 
 
-def run_client(client: RecordingClient, ops: Sequence[ClientOp], errors: list[str]) -> None:
-    """Call `ops` in turn; a refusal for lack of space is fine, any other error is noted."""
+def run_client(
+    client: RecordingClient,
+    ops: Sequence[ClientOp],
+    errors: list[str],
+    dependencies: dict[tuple[int, int], Any] | None = None,
+) -> None:
+    """Call `ops` in turn; a refusal for lack of space is fine, any other error is noted. With
+    `dependencies`, each mutation's dependency is kept under (process, its place in `ops`)."""
     node: Any = client.target
-    for op in ops:
+    for number, op in enumerate(ops):
         try:
-            if op.kind == "put":
-                client.put(op.key, op.value)
+            if op.kind in ("put", "delete"):
+                dependency = (
+                    client.put(op.key, op.value) if op.kind == "put" else client.delete(op.key)
+                )
+                if dependencies is not None:
+                    dependencies[(client.process, number)] = dependency
             elif op.kind == "get":
                 client.get(op.key)
-            elif op.kind == "delete":
-                client.delete(op.key)
             elif op.kind == "scan":
                 client.scan()
             else:

@@ -30,6 +30,8 @@ from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
 #: Stateful runs: at most this many examples of at most this many steps, as the suite runs them.
 EXAMPLES = 2000
 STEPS = 20
+#: A backstop for the races check of a planted race: it stops after `EXAMPLES` examples.
+RACE_SECONDS = 600.0
 
 
 @attrs.frozen
@@ -99,40 +101,41 @@ def _codec(bug: Bug, seed: int, profile: str) -> Detection:
 
 
 def _races(bug: Bug, seed: int, profile: str) -> Detection:
-    from hypothesis import given
+    """The main job's races property on the bug's node, seeded: `EXAMPLES` examples in batches
+    that alternate between plain interleavings and power cuts at every point (by count, not by
+    time as `kvcheck` shares them, so that a seed does the same work on any machine)."""
+    import re
 
-    from kvcheck.concurrency.races import RaceFound, Workload, check_interleaving, workloads
-    from kvcheck.concurrency.schedule import Schedule, schedules
-
-    node_class = bug.node_class()
-    last: list[tuple[Workload, Schedule]] = []
-
-    @_config(profile, max_examples=EXAMPLES)
-    @given(workload=workloads(), schedule=schedules("random"))
-    def race(workload: Workload, schedule: Schedule) -> None:
-        try:
-            check_interleaving(workload, schedule, node_class=node_class)
-        except RaceFound:
-            last.append((workload, schedule))
-            raise
+    from kvcheck.frontends.checks import RACE_BATCH, run_races
+    from kvcheck.frontends.progress import Progress
+    from kvcheck.frontends.runner import Search, Window
 
     began = time.monotonic()
-    try:
-        hypothesis_seed(seed)(race)()
-    except RaceFound as err:
-        workload, schedule = last[-1]
-        ops = [op for ops in workload.clients for op in ops]
-        return Detection(
-            bug.name,
-            seed,
-            True,
-            time.monotonic() - began,
-            operations=len(workload),
-            crashes=0,
-            bytes_written=sum(len(op.key) + op.size for op in ops if op.kind == "put"),
-            message=f"schedule of {schedule.length} choices; " + _first_line(err),
-        )
-    return Detection(bug.name, seed, False, time.monotonic() - began)
+    batches = [0]
+
+    def enough() -> bool:
+        batches[0] += 1
+        return batches[0] * RACE_BATCH >= EXAMPLES
+
+    window = Window(began + RACE_SECONDS, began + RACE_SECONDS + 60.0)
+    result = run_races(
+        bug.name, bug.name, Search(window, seed, stop=enough), bug.node_class(),
+        base=_config(profile), progress=Progress(None, False), by_time=False,
+    )  # fmt: skip
+    seconds = time.monotonic() - began
+    if result.ok:
+        return Detection(bug.name, seed, False, seconds)
+    text = str(result.error)
+    counted = re.search(r"^operations \((\d+)\):", text, re.MULTILINE)
+    return Detection(
+        bug.name,
+        seed,
+        True,
+        seconds,
+        operations=int(counted.group(1)) if counted else None,
+        crashes=int("\npower cut: " in text),
+        message=_first_line(result.error) if result.error else "",
+    )
 
 
 def _first_line(err: BaseException) -> str:

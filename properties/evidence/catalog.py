@@ -449,6 +449,24 @@ BUGS: tuple[Bug, ...] = (
         "forever (a deadlock waiting on a superblock update).",
         "kvcheck.evidence.planted_races:SyncLocksMaintenanceInside",
     ),
+    _override(
+        "sync_outside_the_lock",
+        "concurrency",
+        "races",
+        "Sync runs the disk sync without the state lock, so puts are not held up, and takes the "
+        "durable watermark after it: a put landing during the sync is reported persistent, and "
+        "a power cut before the next sync loses it. Nothing shows without a crash.",
+        "kvcheck.evidence.planted_races:SyncsOutsideTheLock",
+    ),
+    _override(
+        "ticket_before_writing",
+        "concurrency",
+        "races",
+        "A put takes its durability ticket in one critical section and writes its chunk in a "
+        "second: a sync in between covers the ticket, so the put reports persistent before its "
+        "chunk is written, and a power cut loses it. Readers never see anything wrong.",
+        "kvcheck.evidence.planted_races:TicketBeforeWriting",
+    ),
     # -- serialization ---------------------------------------------------------------------
     *(
         Bug(

@@ -65,6 +65,45 @@ class SyncLocksMaintenanceInside(Node):
                 self._sync_locked()
 
 
+class SyncsOutsideTheLock(Node):
+    """Sync runs the slow disk sync without the state lock, so puts are not held up behind it,
+    and reads the durable watermark after it: a put that lands while the disk syncs is marked
+    durable though its chunk reached the disk after the sync began. Nothing is wrong until the
+    power fails; then an acknowledged-persistent put can be gone."""
+
+    def sync(self) -> None:
+        with self._lock:
+            self._check_writable()
+        self._guard(self._disk.sync)  # the bug: unlocked, and the watermark is taken after
+        with self._lock:
+            self._clock.synced(self._clock.issued)
+            self._synced_seq = self._next_seq - 1
+            if self._synced_seq > self._recorded_seq:
+                self._write_superblock()
+
+
+class TicketBeforeWriting(Node):
+    """A put takes its durability ticket in a first critical section (to hand out tickets in
+    arrival order) and writes and publishes its chunk in a second: a sync in between covers the
+    ticket, so the put reports persistent though its chunk was written after the sync. Readers
+    never see anything wrong; only a power failure shows the lie."""
+
+    def put(self, key: bytes, value: bytes) -> Dependency:
+        self._check_key(key)
+        self._check_value(value)
+        with self._lock:
+            self._check_writable()
+            ticket = self._clock.tick()  # the bug: the ticket before the write
+        self._with_space(lambda: self._put_locked(key, value))
+        return Dependency(self._clock, ticket)
+
+
+#: Races whose damage shows only after a power failure, for `kvcheck.concurrency.power_cuts`.
+CUT_RACES: dict[str, type[Node]] = {
+    "sync_outside_the_lock": SyncsOutsideTheLock,
+    "ticket_before_writing": TicketBeforeWriting,
+}
+
 #: The planted races by name, each a node class for `check_interleaving(node_class=...)`.
 RACES: dict[str, type[Node]] = {
     "lost_put_during_reclaim": CopiesWithoutCompare,

@@ -28,6 +28,7 @@ import kvnode
 from kvcheck.frontends.progress import Progress
 from kvcheck.frontends.report import PropertyResult
 from kvcheck.frontends.runner import SHRINK_FLOOR, Search, failure_of, shrinking_limit
+from kvcheck.machine.conformance import ConformanceMachine
 from kvcheck.machine.coverage import STATES, Coverage
 from kvcheck.machine.ops import KINDS
 from kvnode import Node
@@ -55,6 +56,7 @@ def _search(
 ) -> PropertyResult:
     """Run `batch(n, seed)` tests until the window closes or one fails."""
     began = time.monotonic()
+    ConformanceMachine.first_failure_at = None
     window = search.window
     progress.start(name, coverage, max(0.0, window.shrink_until - began))
     n = 0
@@ -65,9 +67,11 @@ def _search(
             with shrinking_limit(max(SHRINK_FLOOR, window.shrink_until - batch_began)):
                 failure = failure_of(batch(n, seed))
             if failure is not None:
+                found = ConformanceMachine.first_failure_at
                 return PropertyResult(
                     name, spec, coverage, time.monotonic() - began, seed, failure,
                     summary=summary(), reproduction=reproduce(failure, n, seed),
+                    found_after=None if found is None else found - began,
                 )  # fmt: skip
             n += 1
             now = time.monotonic()
@@ -88,28 +92,49 @@ def run_races(
     *,
     base: settings,
     progress: Progress,
+    by_time: bool = True,
 ) -> PropertyResult:
     """Controlled-scheduler linearizability of `node_class`, client threads racing its
-    maintenance."""
+    maintenance, in plain batches and batches that cut the power at every point. With
+    `by_time` the two kinds share the time equally; without, they alternate, so that a seeded
+    run does the same work on any machine."""
     coverage = _coverage()
     decisions = [0]
     config = settings(base, max_examples=RACE_BATCH, database=None, deadline=None,
                       derandomize=False, print_blob=True)  # fmt: skip
-    race = race_test(node_class, config, coverage, decisions)
+    tests = {cuts: race_test(node_class, config, coverage, decisions, cuts=cuts)
+             for cuts in (False, True)}  # fmt: skip
+    # A run cut at every point costs a run per point: plain batches and cut batches share the
+    # time equally, not the examples, so neither kind of race is starved.
+    spent = {False: 0.0, True: 0.0}
+    cut_runs = [0]
 
     def batch(n: int, seed: int) -> Callable[[], None]:
-        return hypothesis_seed(seed)(race)
+        cuts = spent[True] < spent[False] if by_time else n % 2 == 1
+        test = hypothesis_seed(seed)(tests[cuts])
+
+        def timed() -> None:
+            began = time.monotonic()
+            try:
+                test()
+            finally:
+                spent[cuts] += time.monotonic() - began
+                cut_runs[0] += RACE_BATCH * cuts
+
+        return timed
 
     def summary() -> str:
         return (
             f"{coverage.examples} interleavings of {coverage.steps} client and maintenance "
-            f"operations, {decisions[0]} scheduling choices"
+            f"operations, {decisions[0]} scheduling choices; {cut_runs[0]} of them with the "
+            "power cut at every point in turn"
         )
 
     def reproduce(failure: BaseException, n: int, seed: int) -> str:
         replay = [line for line in str(failure).splitlines() if line.startswith("replay: ")]
         call = replay[-1][len("replay: ") :] if replay else "check_interleaving(...)"
         lines = [
+            "from kvcheck.concurrency.power_cuts import PowerCut, check_cut",
             "from kvcheck.concurrency.races import ClientOp, Workload, check_interleaving",
             "from kvcheck.concurrency.schedule import Schedule",
         ]
@@ -126,22 +151,48 @@ def race_test(
     config: settings,
     coverage: Coverage | None = None,
     decisions: list[int] | None = None,
+    *,
+    cuts: bool | None = None,
 ) -> Callable[[], None]:
     """The races property as a Hypothesis test: a workload and a schedule drawn together, run
     on `node_class` (counting interleavings and operations into `coverage`, and scheduling
-    choices into `decisions[0]`)."""
+    choices into `decisions[0]`). With `cuts`, every example also cuts the power at every point
+    of its run in turn (`kvcheck.concurrency.power_cuts`); False, none does; None, one in
+    three does."""
+    from hypothesis import strategies as st
+
+    from kvcheck.concurrency.power_cuts import PowerCut, check_cut, power_cuts
     from kvcheck.concurrency.races import Workload, check_interleaving, workloads
     from kvcheck.concurrency.schedule import Schedule, schedules
 
+    # One example in three cuts the power at every point of the run in turn, for races whose
+    # damage shows only after a crash (each such example is a run per point, so they are kept
+    # fewer). Shrinking goes toward no cut.
+    drawn = (
+        power_cuts()
+        if cuts
+        else st.none()
+        if cuts is False
+        else st.integers(0, 2).flatmap(lambda n: st.none() if n < 2 else power_cuts())
+    )
+
     @config
-    @given(workload=workloads(), schedule=schedules("random"))
-    def race(workload: Workload, schedule: Schedule) -> None:
+    @given(workload=workloads(), schedule=schedules("random"), cut=drawn)
+    def race(workload: Workload, schedule: Schedule, cut: PowerCut | None) -> None:
         if coverage is not None:
             coverage.examples += 1
             coverage.steps += len(workload)
         if decisions is not None:
             decisions[0] += len(schedule.choices)
-        check_interleaving(workload, schedule, node_class=node_class)
+        try:
+            if cut is None:
+                check_interleaving(workload, schedule, node_class=node_class)
+            else:
+                check_cut(workload, schedule, cut, node_class=node_class)
+        except Exception:
+            if ConformanceMachine.first_failure_at is None:  # how long finding it took
+                ConformanceMachine.first_failure_at = time.monotonic()
+            raise
 
     return race
 
