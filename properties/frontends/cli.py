@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from kvcheck.frontends import profiles
+from kvcheck.frontends import constants, profiles
 from kvcheck.frontends.applicable import PROPERTIES, not_applicable
 from kvcheck.frontends.database import DEFAULT_DIRECTORY, DatabaseError, from_url
 from kvcheck.frontends.progress import Progress
@@ -207,6 +207,7 @@ def _usage(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kvcheck` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    constants.settle()  # a seed then draws the same examples whatever was imported before
     if argv[:1] == ["bugs"]:
         from kvcheck.evidence import bugs
 

@@ -80,6 +80,12 @@ def pytest_collection_modifyitems(
     targets = _targets(config)
     if not targets:
         return
+    with contextlib.suppress(ImportError):
+        from kvcheck.frontends import constants
+
+        # Here, not at configure time (when Hypothesis asks plugins to keep off its storage):
+        # the items draw the same examples whatever else the run imports.
+        constants.settle()
     collector = KVCheckCollector.from_parent(session, name=COLLECTOR, nodeid=COLLECTOR)
     collector.targets = tuple(targets)
     made = collector.collect()

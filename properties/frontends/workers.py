@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 from hypothesis import settings
 
-from kvcheck.frontends import profiles
+from kvcheck.frontends import constants, profiles
 from kvcheck.frontends.database import from_url
 from kvcheck.frontends.progress import Progress
 from kvcheck.frontends.report import PropertyResult
@@ -88,6 +88,7 @@ def run_lane(
     ends (so that after Ctrl-C, `results` holds what finished)."""
     database = from_url(run.database)
     base = profiles.settings_for(run.profile)  # importing `profiles` registered it here too
+    constants.settle()  # as in the parent: every process draws what one process would
     windows = plan(run.start, run.budget, len(tasks))
     for number, (task, window) in enumerate(zip(tasks, windows, strict=True)):
         if stop():
