@@ -30,8 +30,6 @@ from kvcheck.machine.conformance import ConformanceMachine, conformance_machine
 #: Stateful runs: at most this many examples of at most this many steps, as the suite runs them.
 EXAMPLES = 2000
 STEPS = 20
-#: A backstop for the races check of a planted race: it stops after `EXAMPLES` examples.
-RACE_SECONDS = 600.0
 
 
 @attrs.frozen
@@ -102,40 +100,32 @@ def _codec(bug: Bug, seed: int, profile: str) -> Detection:
 
 def _races(bug: Bug, seed: int, profile: str) -> Detection:
     """The main job's races property on the bug's node, seeded: `EXAMPLES` examples in batches
-    that alternate between plain interleavings and power cuts at every point (by count, not by
-    time as `kvcheck` shares them, so that a seed does the same work on any machine)."""
+    that alternate between plain interleavings and power cuts before every sync (by count, not
+    by time as `kvcheck` shares them, so that a seed does the same work on any machine)."""
     import re
 
-    from kvcheck.frontends.checks import RACE_BATCH, run_races
-    from kvcheck.frontends.progress import Progress
-    from kvcheck.frontends.runner import Search, Window
+    from kvcheck.concurrency.property import BATCH, race_test
+    from kvcheck.concurrency.races import RaceFound
 
+    config = _config(profile, max_examples=BATCH)
+    tests = {cuts: race_test(bug.node_class(), config, cuts=cuts) for cuts in (False, True)}
     began = time.monotonic()
-    batches = [0]
-
-    def enough() -> bool:
-        batches[0] += 1
-        return batches[0] * RACE_BATCH >= EXAMPLES
-
-    window = Window(began + RACE_SECONDS, began + RACE_SECONDS + 60.0)
-    result = run_races(
-        bug.name, bug.name, Search(window, seed, stop=enough), bug.node_class(),
-        base=_config(profile), progress=Progress(None, False), by_time=False,
-    )  # fmt: skip
-    seconds = time.monotonic() - began
-    if result.ok:
-        return Detection(bug.name, seed, False, seconds)
-    text = str(result.error)
-    counted = re.search(r"^operations \((\d+)\):", text, re.MULTILINE)
-    return Detection(
-        bug.name,
-        seed,
-        True,
-        seconds,
-        operations=int(counted.group(1)) if counted else None,
-        crashes=int("\npower cut: " in text),
-        message=_first_line(result.error) if result.error else "",
-    )
+    for n in range(EXAMPLES // BATCH):
+        try:
+            hypothesis_seed(seed * 1_000_003 + n)(tests[n % 2 == 1])()
+        except RaceFound as err:
+            text = str(err)
+            counted = re.search(r"^operations \((\d+)\):", text, re.MULTILINE)
+            return Detection(
+                bug.name,
+                seed,
+                True,
+                time.monotonic() - began,
+                operations=int(counted.group(1)) if counted else None,
+                crashes=int("\npower cut: " in text),
+                message=_first_line(err),
+            )
+    return Detection(bug.name, seed, False, time.monotonic() - began)
 
 
 def _first_line(err: BaseException) -> str:

@@ -21,20 +21,20 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from hypothesis import given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import settings
 
 import kvnode
+from kvcheck.concurrency.property import BATCH, race_test
 from kvcheck.frontends.progress import Progress
 from kvcheck.frontends.report import PropertyResult
 from kvcheck.frontends.runner import SHRINK_FLOOR, Search, failure_of, shrinking_limit
-from kvcheck.machine.conformance import ConformanceMachine
 from kvcheck.machine.coverage import STATES, Coverage
 from kvcheck.machine.ops import KINDS
 from kvnode import Node
 
 #: Examples per batch: interleavings for `races`, inputs per codec property for `codecs`.
-RACE_BATCH = 10
+RACE_BATCH = BATCH
 CODEC_BATCH = 40
 
 
@@ -53,10 +53,11 @@ def _search(
     batch: Callable[[int, int], Callable[[], None]],
     summary: Callable[[], str],
     reproduce: Callable[[BaseException, int, int], str],
+    failed_at: list[float] | None = None,
 ) -> PropertyResult:
-    """Run `batch(n, seed)` tests until the window closes or one fails."""
+    """Run `batch(n, seed)` tests until the window closes or one fails (`failed_at`: where the
+    tests note when an example first failed)."""
     began = time.monotonic()
-    ConformanceMachine.first_failure_at = None
     window = search.window
     progress.start(name, coverage, max(0.0, window.shrink_until - began))
     n = 0
@@ -67,7 +68,7 @@ def _search(
             with shrinking_limit(max(SHRINK_FLOOR, window.shrink_until - batch_began)):
                 failure = failure_of(batch(n, seed))
             if failure is not None:
-                found = ConformanceMachine.first_failure_at
+                found = failed_at[0] if failed_at else None
                 return PropertyResult(
                     name, spec, coverage, time.monotonic() - began, seed, failure,
                     summary=summary(), reproduction=reproduce(failure, n, seed),
@@ -102,7 +103,9 @@ def run_races(
     decisions = [0]
     config = settings(base, max_examples=RACE_BATCH, database=None, deadline=None,
                       derandomize=False, print_blob=True)  # fmt: skip
-    tests = {cuts: race_test(node_class, config, coverage, decisions, cuts=cuts)
+    failed_at: list[float] = []
+    tests = {cuts: race_test(node_class, config, coverage, decisions, cuts=cuts,
+                             failed_at=failed_at)
              for cuts in (False, True)}  # fmt: skip
     # A run cut at every point costs a run per point: plain batches and cut batches share the
     # time equally, not the examples, so neither kind of race is starved.
@@ -143,58 +146,7 @@ def run_races(
             lines.append(f"from {node_class.__module__} import {node_class.__qualname__}")
         return "\n".join([*lines, "", call])
 
-    return _search(name, spec, search, progress, coverage, batch, summary, reproduce)
-
-
-def race_test(
-    node_class: type[Node],
-    config: settings,
-    coverage: Coverage | None = None,
-    decisions: list[int] | None = None,
-    *,
-    cuts: bool | None = None,
-) -> Callable[[], None]:
-    """The races property as a Hypothesis test: a workload and a schedule drawn together, run
-    on `node_class` (counting interleavings and operations into `coverage`, and scheduling
-    choices into `decisions[0]`). With `cuts`, every example also cuts the power at every point
-    of its run in turn (`kvcheck.concurrency.power_cuts`); False, none does; None, one in
-    three does."""
-    from hypothesis import strategies as st
-
-    from kvcheck.concurrency.power_cuts import PowerCut, check_cut, power_cuts
-    from kvcheck.concurrency.races import Workload, check_interleaving, workloads
-    from kvcheck.concurrency.schedule import Schedule, schedules
-
-    # One example in three cuts the power at every point of the run in turn, for races whose
-    # damage shows only after a crash (each such example is a run per point, so they are kept
-    # fewer). Shrinking goes toward no cut.
-    drawn = (
-        power_cuts()
-        if cuts
-        else st.none()
-        if cuts is False
-        else st.integers(0, 2).flatmap(lambda n: st.none() if n < 2 else power_cuts())
-    )
-
-    @config
-    @given(workload=workloads(), schedule=schedules("random"), cut=drawn)
-    def race(workload: Workload, schedule: Schedule, cut: PowerCut | None) -> None:
-        if coverage is not None:
-            coverage.examples += 1
-            coverage.steps += len(workload)
-        if decisions is not None:
-            decisions[0] += len(schedule.choices)
-        try:
-            if cut is None:
-                check_interleaving(workload, schedule, node_class=node_class)
-            else:
-                check_cut(workload, schedule, cut, node_class=node_class)
-        except Exception:
-            if ConformanceMachine.first_failure_at is None:  # how long finding it took
-                ConformanceMachine.first_failure_at = time.monotonic()
-            raise
-
-    return race
+    return _search(name, spec, search, progress, coverage, batch, summary, reproduce, failed_at)
 
 
 def codec_tests(node_class: type[Node], config: settings) -> dict[str, Callable[[], None]]:

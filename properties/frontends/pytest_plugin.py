@@ -164,12 +164,13 @@ class KVPropertyItem(pytest.Item):
         if reason is not None:
             pytest.skip(f"n/a: {reason}")
         if self.kind in ("races", "codecs"):
+            from kvcheck.concurrency.property import race_test
             from kvcheck.frontends import checks
 
             assert node_class is not None  # they apply only to a SimDiskTarget
             config = self._settings()
             if self.kind == "races":
-                checks.race_test(node_class, config)()
+                race_test(node_class, config)()
             else:
                 for test in checks.codec_tests(node_class, config).values():
                     test()
