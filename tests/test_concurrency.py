@@ -123,7 +123,9 @@ def test_a_race_report_replays_and_writes_a_timeline(
     names = vars(concurrency) | {"Schedule": Schedule, race.__qualname__: race}
     with pytest.raises(RaceFound):
         eval(replay, names)
-    assert "NOT linearizable" in (tmp_path / "race-timeline.html").read_text()
+    (page,) = tmp_path.glob("race-*.html")  # one per failing run, named by its history
+    assert "NOT linearizable" in page.read_text()
+    assert page.with_suffix(".json").exists()
     check_interleaving(workload, schedule)  # the shipped node, same interleaving: fine
 
 

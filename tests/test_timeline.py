@@ -104,3 +104,19 @@ def test_a_timeline_with_an_unencodable_error_message_is_still_written(tmp_path:
     page = path.read_text(encoding="utf-8")
     assert "\\udcff&lt;b&gt;" in page and "<b>" not in page
     assert "\udcff" not in render_timeline(History([op]), None)
+
+
+def test_a_run_that_failed_is_never_shown_green_even_when_linearizable() -> None:
+    op = Operation(id=0, process=0, kind="put", invoke=0, complete=1, outcome="ok", key=b"k",
+                   value=b"v")  # fmt: skip
+    history = History([op])
+    result = check(history)
+    assert result.ok
+    assert 'class="verdict-ok">linearizable' in render_timeline(history, result)
+    failed = render_timeline(history, result, "a clean reopen recovered [], not [(b'k', b'v')]")
+    heading = failed.split("<h1>")[1].split("</h1>")[0]
+    assert "verdict-ok" not in heading and "verdict-bad" in heading
+    assert "FAILED: a clean reopen recovered" in failed and "not [(b&#x27;k&#x27;" in failed
+    unchecked = render_timeline(history, None)
+    assert "verdict-ok" not in unchecked.split("<h1>")[1].split("</h1>")[0]
+    assert "not checked" in unchecked

@@ -40,6 +40,7 @@ from kvcheck.concurrency.races import (
     Workload,
     run_client,
     run_maintenance,
+    write_failure,
 )
 from kvcheck.concurrency.schedule import Schedule
 from kvcheck.concurrency.scheduler import ScheduleError, Scheduler, YieldingDisk, describe_trace
@@ -304,6 +305,9 @@ def check_cut(
         run.trace,
         "history:",
         *(f"  {op.describe()}" for op in run.history),
-        f"replay: check_cut({workload!r}, {schedule!r}, {cut!r}{target})",
     ]
+    timeline = write_failure(run.history, None, problem)
+    if timeline:
+        lines.append(f"timeline: {timeline}")
+    lines.append(f"replay: check_cut({workload!r}, {schedule!r}, {cut!r}{target})")
     raise RaceFound("\n".join(lines))

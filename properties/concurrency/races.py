@@ -26,6 +26,7 @@ Hypothesis shrinks the operations and the interleaving together, and its printed
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import os
 import random
@@ -301,7 +302,7 @@ def check_interleaving(
     ]
     if result is not None and not result.ok:
         lines.append(result.explain())
-    timeline = _write_timeline(run.history, result)
+    timeline = write_failure(run.history, result, problem)
     if timeline:
         lines.append(f"timeline: {timeline}")
     lines.append(f"replay: check_interleaving({workload!r}, {schedule!r}{target})")
@@ -310,16 +311,24 @@ def check_interleaving(
     raise RaceFound("\n".join(lines))
 
 
-def _write_timeline(history: History, result: LinearizabilityResult | None) -> str | None:
+def write_failure(
+    history: History, result: LinearizabilityResult | None, problem: str
+) -> str | None:
+    """With `KV_TIMELINE_DIR` set, write a failing run's history there as JSON and as an HTML
+    timeline, named by a digest of the history, so each failure keeps its own pair (shrinking
+    writes one per failing attempt; the last printed is the minimal one). The HTML's path, or
+    None."""
     where = os.environ.get("KV_TIMELINE_DIR")
     if not where:
         return None
     from kvcheck.concurrency.timeline import write_timeline
 
-    path = Path(where) / "race-timeline.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_timeline(history, result, path)
-    return str(path)
+    text = history.to_json(indent=1)
+    stem = Path(where) / f"race-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(text, encoding="utf-8")
+    write_timeline(history, result, stem.with_suffix(".html"), problem)
+    return str(stem.with_suffix(".html"))
 
 
 # -- free-running threads ------------------------------------------------------------------

@@ -32,6 +32,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.3em; }
 .verdict-ok { color: #1a7f37; }
 .verdict-bad { color: #c62828; }
+.verdict-none { color: #555; }
 .legend span { display: inline-block; padding: 0 .5em; margin-right: .6em;
   border: 1px solid #555; font-size: .85em; }
 .scroll { overflow-x: auto; border: 1px solid #ddd; }
@@ -61,21 +62,33 @@ def _text(value: object) -> str:
 
 
 def write_timeline(
-    history: History, result: LinearizabilityResult | None, path: str | Path
+    history: History,
+    result: LinearizabilityResult | None,
+    path: str | Path,
+    problem: str | None = None,
 ) -> None:
-    """Write `history` (annotated with `result`, if given) as an HTML page to `path`."""
-    Path(path).write_text(render_timeline(history, result), encoding="utf-8")
+    """Write `history` (annotated with `result`, if given) as an HTML page to `path`; with
+    `problem`, the run failed for that reason, whatever the linearizability verdict."""
+    Path(path).write_text(render_timeline(history, result, problem), encoding="utf-8")
 
 
-def render_timeline(history: History, result: LinearizabilityResult | None) -> str:
-    """The page `write_timeline` writes, as a string."""
-    if result is None:
-        verdict = '<span class="verdict-ok">not checked</span>'
-    elif result.ok:
-        verdict = '<span class="verdict-ok">linearizable</span>'
-    else:
+def render_timeline(
+    history: History, result: LinearizabilityResult | None, problem: str | None = None
+) -> str:
+    """The page `write_timeline` writes, as a string. The verdict is never green for a run
+    that failed: a deadlock or a bad recovery fails it even when its history is linearizable."""
+    if result is not None and not result.ok:
         verdict = '<span class="verdict-bad">NOT linearizable</span>'
+    elif problem is not None:
+        first = problem.splitlines()[0] if problem else "failed"
+        verdict = f'<span class="verdict-bad">FAILED: {_text(first)}</span>'
+    elif result is None:
+        verdict = '<span class="verdict-none">not checked</span>'
+    else:
+        verdict = '<span class="verdict-ok">linearizable</span>'
     explanation = "" if result is None else f"<pre>{_text(result.explain(limit=200))}</pre>"
+    if problem is not None and (result is None or result.ok):
+        explanation = f"<pre>{_text(problem)}</pre>" + explanation
     return "\n".join(
         [
             "<!DOCTYPE html>",
