@@ -102,3 +102,10 @@ def test_symbolic_adds_the_crosshair_contracts_first(tmp_path: Path) -> None:
     first, second = json.loads(report.read_text())["properties"]
     assert first["name"] == "symbolic[simdisk]" and first["result"] == "ok"
     assert "no counterexample" in first["summary"] and second["name"] == "conformance[simdisk]"
+
+
+def test_symbolic_without_a_node_on_a_simdisk_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run("--target", "kvcheck_targets:never_fills", "--symbolic") == 2
+    assert "--symbolic needs a target running the node on a SimDisk" in capsys.readouterr().err

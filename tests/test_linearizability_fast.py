@@ -24,7 +24,7 @@ from test_linearizability import (
 )
 
 from kvcheck.concurrency.history import History, Operation
-from kvcheck.concurrency.linearizability import brute_force_check, check, included
+from kvcheck.concurrency.linearizability import apply_operation, brute_force_check, check, included
 from kvcheck.concurrency.registers import Found, check_registers
 
 KEYS = (b"a", b"b", b"c", b"d")
@@ -58,12 +58,8 @@ def assert_sound_prefix(history: History, found: Found, initial: dict[bytes, byt
             assert op.complete is not None and op.complete >= latest, op.describe()
     state = dict(initial or {})
     for op in prefix:
-        if op.kind == "put":
-            assert op.key is not None and op.value is not None
-            state[op.key] = op.value
-        elif op.kind == "delete":
-            assert op.key is not None
-            state.pop(op.key, None)
+        if op.kind in ("put", "delete"):
+            apply_operation(state, op)
     keys = {op.key for op in history if op.key is not None} | set(initial or {})
     assert found.state == tuple(sorted((k, v) for k, v in state.items() if k in keys))
 

@@ -36,11 +36,10 @@ from kvcheck.concurrency.history import History, Operation, Recorder, RecordingC
 from kvcheck.concurrency.linearizability import check
 from kvcheck.concurrency.races import (
     PRELUDE,
-    RaceFound,
     Workload,
+    race_found,
     run_client,
     run_maintenance,
-    write_failure,
 )
 from kvcheck.concurrency.schedule import Schedule
 from kvcheck.concurrency.scheduler import ScheduleError, Scheduler, YieldingDisk, describe_trace
@@ -294,20 +293,8 @@ def check_cut(
     problem = judge_cut(run)
     if problem is None:
         return
-    target = "" if node_class is Node else f", node_class={node_class.__qualname__}"
-    lines = [
-        problem,
-        f"operations ({len(workload)}):",
-        workload.describe(),
-        f"schedule: {schedule!r} ({run.decisions} decisions)",
-        f"power cut: {cut!r} (at tick {run.cut_at})",
-        "interleaving (each thread's turns, and the yield points where they ended):",
-        run.trace,
-        "history:",
-        *(f"  {op.describe()}" for op in run.history),
-    ]
-    timeline = write_failure(run.history, None, problem)
-    if timeline:
-        lines.append(f"timeline: {timeline}")
-    lines.append(f"replay: check_cut({workload!r}, {schedule!r}, {cut!r}{target})")
-    raise RaceFound("\n".join(lines))
+    raise race_found(
+        problem, workload, schedule, node_class, run.decisions, run.trace, run.history, None,
+        call=f"check_cut({workload!r}, {schedule!r}, {cut!r}",
+        more=[f"power cut: {cut!r} (at tick {run.cut_at})"],
+    )  # fmt: skip

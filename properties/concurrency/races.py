@@ -289,26 +289,49 @@ def check_interleaving(
     problem, result = judge(run)
     if problem is None:
         return
+    # One raise site for every kind of failure: Hypothesis tells bugs apart by where they were
+    # raised, and would otherwise shrink a deadlock and a lost write as two separate bugs.
+    raise race_found(
+        problem, workload, schedule, node_class, run.decisions, run.trace, run.history, result,
+        call=f"check_interleaving({workload!r}, {schedule!r}",
+    )  # fmt: skip
+
+
+def race_found(
+    problem: str,
+    workload: Workload,
+    schedule: Schedule,
+    node_class: type[Node],
+    decisions: int,
+    trace: str,
+    history: History,
+    result: LinearizabilityResult | None,
+    *,
+    call: str,
+    more: Sequence[str] = (),
+) -> RaceFound:
+    """The report of a failing concurrent run: the problem, the operations, the schedule (and
+    `more` lines), the interleaving, the history, the checker's explanation, the timeline's
+    path if one was written, and the replay line (`call` with its closing arguments)."""
     target = "" if node_class is Node else f", node_class={node_class.__qualname__}"
     lines = [
         problem,
         f"operations ({len(workload)}):",
         workload.describe(),
-        f"schedule: {schedule!r} ({run.decisions} decisions)",
+        f"schedule: {schedule!r} ({decisions} decisions)",
+        *more,
         "interleaving (each thread's turns, and the yield points where they ended):",
-        run.trace,
+        trace,
         "history:",
-        *(f"  {op.describe()}" for op in run.history),
+        *(f"  {op.describe()}" for op in history),
     ]
     if result is not None and not result.ok:
         lines.append(result.explain())
-    timeline = write_failure(run.history, result, problem)
+    timeline = write_failure(history, result, problem)
     if timeline:
         lines.append(f"timeline: {timeline}")
-    lines.append(f"replay: check_interleaving({workload!r}, {schedule!r}{target})")
-    # One raise site for every kind of failure: Hypothesis tells bugs apart by where they were
-    # raised, and would otherwise shrink a deadlock and a lost write as two separate bugs.
-    raise RaceFound("\n".join(lines))
+    lines.append(f"replay: {call}{target})")
+    return RaceFound("\n".join(lines))
 
 
 def write_failure(
