@@ -94,6 +94,7 @@ class FaultInjection:
 
     def __init__(self) -> None:
         self._failures: dict[str, int | None] = {}
+        self._skips: dict[str, int] = {}
         self._flips: list[int] = []
         self._power_left: int | None = None
         self._power_syncs_only = False
@@ -111,13 +112,21 @@ class FaultInjection:
         """Cancel an armed power loss."""
         self._power_left = None
 
-    def fail(self, op: Op, times: int | None = 1) -> None:
-        """Make the next `times` operations of kind `op` fail (`None`: until cleared)."""
+    def fail(self, op: Op, times: int | None = 1, *, skip: int = 0) -> None:
+        """Let `skip` operations of kind `op` succeed, then make the next `times` fail (`None`:
+        until cleared). Skipping puts the failure at a chosen call inside an operation."""
         if op not in self.FAULTS:
             raise ValueError(f"{type(self).__name__} cannot fail {op!r}: it models {self.FAULTS}")
         if times is not None and times < 1:
             raise ValueError("times must be positive or None")
+        if skip < 0:
+            raise ValueError("skip must not be negative")
         self._failures[op] = times
+        self._skips[op] = skip
+
+    def fault_armed(self, op: Op) -> bool:
+        """Whether failures `fail` armed for `op` are still to come (always, for `None`)."""
+        return op in self._failures
 
     def flip_bit_on_read(self, bit: int, times: int = 1) -> None:
         """Flip bit `bit` (modulo the read's length) in each of the next `times` reads."""
@@ -126,6 +135,7 @@ class FaultInjection:
     def clear_faults(self) -> None:
         """Stop injecting faults."""
         self._failures.clear()
+        self._skips.clear()
         self._flips.clear()
 
     def _tick_power(self, *, sync: bool = False) -> None:
@@ -139,6 +149,9 @@ class FaultInjection:
     def _take_failure(self, op: Op) -> bool:
         """Whether this `op` is to fail (counting it off what `fail` armed)."""
         if op not in self._failures:
+            return False
+        if self._skips.get(op, 0) > 0:
+            self._skips[op] -= 1
             return False
         remaining = self._failures[op]
         if remaining is not None:

@@ -356,6 +356,37 @@ class TestFaults:
         d.clear_faults()
         assert d.append(2, b"x") == 0
 
+    @FAST
+    @given(st.integers(0, 6), st.sampled_from([1, 2, 3, None]), st.integers(1, 12))
+    def test_skip_lets_that_many_calls_through_then_fails_times(
+        self, skip: int, times: int | None, calls: int
+    ) -> None:
+        # The model: call n (from 0) fails exactly when skip <= n < skip + times.
+        d = disk()
+        d.append(2, b"abc")
+        d.fail("read", times, skip=skip)
+        for n in range(calls):
+            should_fail = n >= skip and (times is None or n < skip + times)
+            assert d.fault_armed("read") == (times is None or n < skip + times)
+            if should_fail:
+                with pytest.raises(DiskIOError):
+                    d.read(2, 0, 3)
+            else:
+                assert d.read(2, 0, 3) == b"abc"
+
+    def test_skip_must_not_be_negative(self) -> None:
+        with pytest.raises(ValueError):
+            disk().fail("read", skip=-1)
+
+    def test_clearing_faults_clears_the_skip_too(self) -> None:
+        d = disk()
+        d.fail("read", skip=1)
+        d.clear_faults()
+        assert not d.fault_armed("read")
+        d.fail("read")
+        with pytest.raises(DiskIOError):
+            d.read(2, 0, 0)
+
     @pytest.mark.parametrize("times", [0, -1])
     def test_fail_refuses_non_positive_times(self, times: int) -> None:
         with pytest.raises(ValueError):

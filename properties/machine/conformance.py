@@ -50,7 +50,7 @@ class ConformanceMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         cls = type(self)
-        self.h = Harness(as_target(cls.target_factory()), cls.coverage)
+        self.h = Harness(as_target(cls.target_factory()), cls.coverage, factory=cls.target_factory)
         ConformanceMachine.last_harness = self.h
 
     @rule(
@@ -113,6 +113,7 @@ def conformance_machine(
                 crashes=crashes,
                 faults=faults,
                 damage=damage,
+                factory=cls.target_factory,
             )
             ConformanceMachine.last_harness = self.h
 

@@ -68,8 +68,12 @@ class HarnessCore:
         crashes: bool = True,
         faults: bool = False,
         damage: bool = False,
+        factory: Callable[[], object] | None = None,
     ):
         self.target = target
+        #: Makes a fresh target like `target`, for sweeps' replicas (`kvcheck.machine.sweeps`).
+        self.factory = factory
+        self.flags = {"crashes": crashes, "faults": faults, "damage": damage}
         self.coverage = coverage if coverage is not None else Coverage()
         self.coverage.examples += 1
         self.log: list[Op] = []

@@ -59,8 +59,8 @@ SPACE_STATES = frozenset({"fault-space", "fault-space-until-reboot"})
 #: States that need damage at rest switched on, on a target that can be damaged.
 DAMAGE_STATES = frozenset(s for s in STATES if s.startswith("damage-"))
 #: Operations that need a crashable disk, fault injection, or damage at rest.
-CRASH_OPS = frozenset({"dirty_reboot"})
-FAULT_OPS = frozenset({"fail_disk", "flip_bit"})
+CRASH_OPS = frozenset({"dirty_reboot", "crash_sweep"})
+FAULT_OPS = frozenset({"fail_disk", "flip_bit", "fault_sweep"})
 DAMAGE_OPS = frozenset({"damage"})
 
 

@@ -26,15 +26,16 @@ _CANDIDATES_MAX = 16
 class Faults(HarnessCore):
     """The fault-injecting operations of `Harness`, and how faults make checking uncertain."""
 
-    def fail_disk(self, op: str, times: int | None = 1) -> None:
-        """Make the next `times` disk `op`s ("read", "write" or "sync") fail, or the file system
-        fill ("space", where the device models it) (None: until the next reboot). From now until
-        then, operations may fail but never return wrong data; a store that says it refused a
-        write for lack of space (`DiskFullError`) promises that write changed nothing."""
-        self._begin(Op("fail_disk", (op, times)))
+    def fail_disk(self, op: str, times: int | None = 1, skip: int = 0) -> None:
+        """After `skip` more disk `op`s ("read", "write" or "sync") succeed, make the next
+        `times` fail, or the file system fill ("space", where the device models it) (None:
+        until the next reboot). From now until then, operations may fail but never return wrong
+        data; a store that says it refused a write for lack of space (`DiskFullError`) promises
+        that write changed nothing."""
+        self._begin(Op("fail_disk", (op, times) if not skip else (op, times, skip)))
         if self.target.disk is None or op not in self.target.disk.FAULTS:
             return
-        self.target.disk.fail(op, times)
+        self.target.disk.fail(op, times, skip=skip)
         self._relaxed = True
         self.coverage.reach(f"fault-{op}" if times == 1 else f"fault-{op}-until-reboot")
 

@@ -28,6 +28,7 @@ from kvcheck.machine.crashes import Crashes, crash_plan
 from kvcheck.machine.damage_check import DamageAtRest
 from kvcheck.machine.faults import Faults
 from kvcheck.machine.ops import Op
+from kvcheck.machine.sweeps import Sweeps
 from kvcheck.models import ReferenceKV
 from kvnode.errors import DiskFullError, KVError
 
@@ -38,11 +39,12 @@ __all__ = ["ConformanceError", "Harness", "crash_plan", "show"]
 _HEADER_BYTES = 24
 
 
-class Harness(Faults, Crashes, DamageAtRest):
+class Harness(Faults, Crashes, DamageAtRest, Sweeps):
     """A target and the models side by side; every call records and checks one operation.
 
-    `Harness(target, coverage, *, crashes=True, faults=False, damage=False)`: the constructor,
-    and the state it sets up, are `HarnessCore`'s.
+    `Harness(target, coverage, *, crashes=True, faults=False, damage=False, factory=None)`:
+    the constructor, and the state it sets up, are `HarnessCore`'s; `factory`, which makes a
+    fresh target like `target`, lets sweeps (`kvcheck.machine.sweeps`) build replicas.
     """
 
     # -- reads -----------------------------------------------------------------------------

@@ -19,8 +19,10 @@ KINDS = (
     "drain",
     "clean_reboot",
     "dirty_reboot",
+    "crash_sweep",
     "fail_disk",
     "flip_bit",
+    "fault_sweep",
     "damage",
 )
 
@@ -99,6 +101,22 @@ def dirty_reboot(
 ) -> Op:
     """A crash: which pending writes survive, which tear, and what it interrupts."""
     return Op("dirty_reboot", (keep, tears, during, after, keep_rest, at_syncs))
+
+
+def crash_sweep(
+    during: tuple[object, ...],
+    keep: tuple[bool, ...],
+    tears: tuple[tuple[int, int], ...],
+    keep_rest: bool,
+    at_syncs: bool,
+) -> Op:
+    """A power cut at every point inside `during`, each under the same crash plan."""
+    return Op("crash_sweep", (during, keep, tears, keep_rest, at_syncs))
+
+
+def fault_sweep(during: tuple[object, ...], kind: str) -> Op:
+    """Each disk call of `kind` inside `during` failing in turn."""
+    return Op("fault_sweep", (during, kind))
 
 
 def fail_disk(op: str, times: int | None) -> Op:

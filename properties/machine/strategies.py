@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
 
 from kvcheck.machine import ops
@@ -34,8 +36,10 @@ WEIGHTS = {
     "drain": 1,
     "clean_reboot": 1,
     "dirty_reboot": 2,
+    "crash_sweep": 1,
     "fail_disk": 1,
     "flip_bit": 1,
+    "fault_sweep": 1,
     "damage": 2,
 }
 assert tuple(WEIGHTS) == KINDS
@@ -82,10 +86,9 @@ def values(limits: Limits, page_bytes: int) -> st.SearchStrategy[bytes]:
     )
 
 
-def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
-    """A dirty reboot: pending writes kept, pages torn, and the operation it interrupts."""
-    interrupted = st.one_of(
-        st.none(),
+def interruptible(limits: Limits, page_bytes: int) -> st.SearchStrategy[tuple[object, ...]]:
+    """An operation a crash or a fault may interrupt, as `(kind, *args)`."""
+    return st.one_of(
         st.just(("reclaim",)),
         st.just(("flush_index",)),
         st.builds(lambda k, v: ("put", k, v), keys(limits), values(limits, page_bytes)),
@@ -93,20 +96,53 @@ def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
         st.just(("clean_reboot",)),
         st.just(("sync",)),
     )
+
+
+def _kept(page_bytes: int) -> tuple[st.SearchStrategy[tuple[bool, ...]], st.SearchStrategy[Any]]:
+    keep = st.lists(st.booleans(), max_size=PLAN_WRITES_MAX).map(tuple)
+    tears = st.lists(
+        st.tuples(st.integers(0, PLAN_WRITES_MAX - 1), st.integers(0, page_bytes)), max_size=2
+    ).map(tuple)
+    return keep, tears
+
+
+def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
+    """A dirty reboot: pending writes kept, pages torn, and the operation it interrupts."""
+    keep, tears = _kept(page_bytes)
     return st.builds(
         ops.dirty_reboot,
-        st.lists(st.booleans(), max_size=PLAN_WRITES_MAX).map(tuple),
-        st.lists(
-            st.tuples(st.integers(0, PLAN_WRITES_MAX - 1), st.integers(0, page_bytes)),
-            max_size=2,
-        ).map(tuple),
-        interrupted,
+        keep,
+        tears,
+        st.none() | interruptible(limits, page_bytes),
         # Mostly within the first few disk writes: where an operation's ordering matters.
         st.integers(min_value=0, max_value=4) | st.integers(min_value=0, max_value=40),
         st.booleans(),
         # Counting only syncs puts the loss just before a sync, where most writes are pending.
         st.booleans(),
     )
+
+
+def crash_sweeps(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
+    """A power cut at every point of one operation, all under one drawn crash plan."""
+    keep, tears = _kept(page_bytes)
+    return st.builds(
+        ops.crash_sweep,
+        interruptible(limits, page_bytes),
+        keep,
+        tears,
+        st.booleans(),
+        st.booleans(),
+    )
+
+
+def fault_sweeps(limits: Limits, page_bytes: int, kinds: tuple[str, ...]) -> st.SearchStrategy[Op]:
+    """Each disk call of one kind inside one operation (a get or scan too) failing in turn."""
+    during = st.one_of(
+        st.builds(lambda k: ("get", k), keys(limits)),
+        interruptible(limits, page_bytes),
+        st.just(("scan", b"", None)),
+    )
+    return st.builds(ops.fault_sweep, during, st.sampled_from(kinds))
 
 
 #: The faults every simulated device injects (`kvnode.simdisk.FaultInjection.FAULTS`).
@@ -162,6 +198,10 @@ def operations(
             return st.builds(ops.scan, st.just(b"") | k, st.none() | k)
         if kind == "dirty_reboot":
             return crash_plans(limits, page_bytes)
+        if kind == "crash_sweep":
+            return crash_sweeps(limits, page_bytes)
+        if kind == "fault_sweep":
+            return fault_sweeps(limits, page_bytes, fault_kinds)
         if kind == "fail_disk":
             return faults(fault_kinds)
         if kind == "damage":
@@ -173,8 +213,8 @@ def operations(
     enabled = {
         kind
         for kind in KINDS
-        if (kind != "dirty_reboot" or crashes)
-        and (kind not in ("fail_disk", "flip_bit") or faults_on)
+        if (kind not in ("dirty_reboot", "crash_sweep") or crashes)
+        and (kind not in ("fail_disk", "flip_bit", "fault_sweep") or faults_on)
         and (kind != "damage" or damage_on)
     }
     # one_of shrinks towards its first branches, so KINDS order keeps simple steps preferred.
