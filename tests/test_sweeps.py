@@ -48,3 +48,20 @@ def test_a_fault_sweep_finds_a_read_error_swallowed_by_reclamation() -> None:
         h.fault_sweep(("reclaim",), "read")
     kinds = [op.kind for op in h.log]
     assert "fail_disk" in kinds and kinds[-1] in ("reclaim", "clean_reboot")
+
+
+def test_sweeps_are_drawn_only_when_asked_for() -> None:
+    from hypothesis import find
+
+    from kvcheck.machine.strategies import operations
+    from kvnode import SMALL_GEOMETRY, Limits
+
+    limits = Limits.for_geometry(SMALL_GEOMETRY)
+    on = operations(limits, 256, crashes=True, faults_on=True, sweeps=True)
+    assert find(on, lambda op: op.kind == "crash_sweep").kind == "crash_sweep"
+    assert find(on, lambda op: op.kind == "fault_sweep").kind == "fault_sweep"
+    off = operations(limits, 256, crashes=True, faults_on=True)
+    assert not any(
+        "sweep" in repr(branch)
+        for branch in off.branches  # type: ignore[attr-defined]
+    )

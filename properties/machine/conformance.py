@@ -81,13 +81,17 @@ def conformance_machine(
     crashes: bool = True,
     faults: bool = False,
     damage: bool = False,
+    sweeps: bool = False,
 ) -> type[ConformanceMachine]:
     """A `ConformanceMachine` for `target_factory`, its strategies fitted to its limits.
 
     With `crashes` (the default) and a target on a `SimDisk`, the operations include dirty
     reboots; with `faults`, injected disk faults too. Run the machine with faults off as well,
     so that their relaxed comparison can never hide an unrelated bug. With `damage` and a
-    target that can be damaged (`Target.can_damage`), steps damage its storage at rest.
+    target that can be damaged (`Target.can_damage`), steps damage its storage at rest. With
+    `sweeps`, crash and fault sweeps (`kvcheck.machine.sweeps`) join the steps: every point
+    of one operation tried on purpose, at about 2.5 times the cost of an example; off by
+    default until their shrinking is cheaper.
     """
     probe: Target = as_target(target_factory())
     limits, page_bytes, has_disk = probe.limits, probe.page_bytes, probe.disk is not None
@@ -101,6 +105,7 @@ def conformance_machine(
         faults_on=faults and has_disk,
         damage_on=damage_on,
         fault_kinds=fault_kinds,
+        sweeps=sweeps,
     )
 
     class Machine(ConformanceMachine):

@@ -86,16 +86,16 @@ def values(limits: Limits, page_bytes: int) -> st.SearchStrategy[bytes]:
     )
 
 
-def interruptible(limits: Limits, page_bytes: int) -> st.SearchStrategy[tuple[object, ...]]:
-    """An operation a crash or a fault may interrupt, as `(kind, *args)`."""
-    return st.one_of(
+def interruptible(limits: Limits, page_bytes: int) -> list[st.SearchStrategy[tuple[object, ...]]]:
+    """The operations a crash or a fault may interrupt, as `(kind, *args)`, one branch each."""
+    return [
         st.just(("reclaim",)),
         st.just(("flush_index",)),
         st.builds(lambda k, v: ("put", k, v), keys(limits), values(limits, page_bytes)),
         st.builds(lambda k: ("delete", k), keys(limits)),
         st.just(("clean_reboot",)),
         st.just(("sync",)),
-    )
+    ]
 
 
 def _kept(page_bytes: int) -> tuple[st.SearchStrategy[tuple[bool, ...]], st.SearchStrategy[Any]]:
@@ -113,7 +113,7 @@ def crash_plans(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
         ops.dirty_reboot,
         keep,
         tears,
-        st.none() | interruptible(limits, page_bytes),
+        st.one_of(st.none(), *interruptible(limits, page_bytes)),
         # Mostly within the first few disk writes: where an operation's ordering matters.
         st.integers(min_value=0, max_value=4) | st.integers(min_value=0, max_value=40),
         st.booleans(),
@@ -127,7 +127,7 @@ def crash_sweeps(limits: Limits, page_bytes: int) -> st.SearchStrategy[Op]:
     keep, tears = _kept(page_bytes)
     return st.builds(
         ops.crash_sweep,
-        interruptible(limits, page_bytes),
+        st.one_of(*interruptible(limits, page_bytes)),
         keep,
         tears,
         st.booleans(),
@@ -139,7 +139,7 @@ def fault_sweeps(limits: Limits, page_bytes: int, kinds: tuple[str, ...]) -> st.
     """Each disk call of one kind inside one operation (a get or scan too) failing in turn."""
     during = st.one_of(
         st.builds(lambda k: ("get", k), keys(limits)),
-        interruptible(limits, page_bytes),
+        *interruptible(limits, page_bytes),
         st.just(("scan", b"", None)),
     )
     return st.builds(ops.fault_sweep, during, st.sampled_from(kinds))
@@ -183,8 +183,10 @@ def operations(
     faults_on: bool = False,
     damage_on: bool = False,
     fault_kinds: tuple[str, ...] = FAULT_KINDS,
+    sweeps: bool = False,
 ) -> st.SearchStrategy[Op]:
-    """One operation, drawn with `WEIGHTS`, with biased arguments (faults of `fault_kinds`)."""
+    """One operation, drawn with `WEIGHTS`, with biased arguments (faults of `fault_kinds`);
+    with `sweeps`, crash and fault sweeps too (`kvcheck.machine.sweeps`)."""
 
     def strategy(kind: str) -> st.SearchStrategy[Op]:
         k = keys(limits)
@@ -213,8 +215,10 @@ def operations(
     enabled = {
         kind
         for kind in KINDS
-        if (kind not in ("dirty_reboot", "crash_sweep") or crashes)
-        and (kind not in ("fail_disk", "flip_bit", "fault_sweep") or faults_on)
+        if (kind != "dirty_reboot" or crashes)
+        and (kind not in ("fail_disk", "flip_bit") or faults_on)
+        and (kind != "crash_sweep" or (crashes and sweeps))
+        and (kind != "fault_sweep" or (faults_on and sweeps))
         and (kind != "damage" or damage_on)
     }
     # one_of shrinks towards its first branches, so KINDS order keeps simple steps preferred.
