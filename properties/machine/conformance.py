@@ -119,6 +119,7 @@ def conformance_machine(
                 faults=faults,
                 damage=damage,
                 factory=cls.target_factory,
+                sweeps=sweeps,
             )
             ConformanceMachine.last_harness = self.h
 

@@ -22,6 +22,7 @@ from kvcheck.machine.coverage import (
     FAULT_STATES,
     NODE_STATES,
     SPACE_STATES,
+    SWEEP_OPS,
     Coverage,
 )
 from kvcheck.machine.ops import Op, render_bytes
@@ -69,6 +70,7 @@ class HarnessCore:
         faults: bool = False,
         damage: bool = False,
         factory: Callable[[], object] | None = None,
+        sweeps: bool = False,
     ):
         self.target = target
         #: Makes a fresh target like `target`, for sweeps' replicas (`kvcheck.machine.sweeps`).
@@ -101,6 +103,8 @@ class HarnessCore:
         self._damage = damage and target.can_damage and target.can_reboot
         if not self._damage:
             self.coverage.not_applicable |= DAMAGE_STATES | DAMAGE_OPS
+        if not sweeps:  # a harness may still sweep when asked, but its steps do not draw them
+            self.coverage.not_applicable |= SWEEP_OPS
         # States the target says it cannot reach (a store that never fills: disk-full).
         self.coverage.not_applicable |= set(target.not_applicable)
 

@@ -60,6 +60,8 @@ SPACE_STATES = frozenset({"fault-space", "fault-space-until-reboot"})
 DAMAGE_STATES = frozenset(s for s in STATES if s.startswith("damage-"))
 #: Operations that need a crashable disk, fault injection, or damage at rest.
 CRASH_OPS = frozenset({"dirty_reboot", "crash_sweep"})
+#: Operations drawn only by a machine built with sweeps (`conformance_machine(sweeps=True)`).
+SWEEP_OPS = frozenset({"crash_sweep", "fault_sweep"})
 FAULT_OPS = frozenset({"fail_disk", "flip_bit", "fault_sweep"})
 DAMAGE_OPS = frozenset({"damage"})
 

@@ -110,7 +110,9 @@ class Sweeps(HarnessCore):
         if isinstance(self.target, SimDiskTarget):
             return _deep_copy(self)
         assert self.factory is not None
-        replica = type(self)(as_target(self.factory()), Coverage(), factory=None, **self.flags)
+        replica = type(self)(
+            as_target(self.factory()), Coverage(), factory=None, sweeps=True, **self.flags
+        )
         try:
             for op in self.log:
                 replica.run(op)  # type: ignore[attr-defined]
