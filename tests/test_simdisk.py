@@ -324,6 +324,25 @@ class TestCrash:
         assert d.durable_image(2) == bytes(expected)
 
 
+def skip_matches_model(disk_class: type[SimDisk], skip: int, times: int | None, calls: int) -> bool:
+    """Whether `disk_class` fails reads as the model says: call n (from 0) fails exactly when
+    skip <= n < skip + times, and a failure is armed until the last one has fired."""
+    d = disk_class(SMALL_GEOMETRY)
+    d.append(2, b"abc")
+    d.fail("read", times, skip=skip)
+    for n in range(calls):
+        if d.fault_armed("read") != (times is None or n < skip + times):
+            return False
+        try:
+            got = d.read(2, 0, 3)
+        except DiskIOError:
+            got = None
+        should_fail = n >= skip and (times is None or n < skip + times)
+        if (got is None) != should_fail or (got is not None and got != b"abc"):
+            return False
+    return True
+
+
 class TestFaults:
     @pytest.mark.parametrize("op", ["read", "write", "sync"])
     def test_fail_once_fails_the_next_operation_only(self, op: str) -> None:
@@ -361,18 +380,14 @@ class TestFaults:
     def test_skip_lets_that_many_calls_through_then_fails_times(
         self, skip: int, times: int | None, calls: int
     ) -> None:
-        # The model: call n (from 0) fails exactly when skip <= n < skip + times.
-        d = disk()
-        d.append(2, b"abc")
-        d.fail("read", times, skip=skip)
-        for n in range(calls):
-            should_fail = n >= skip and (times is None or n < skip + times)
-            assert d.fault_armed("read") == (times is None or n < skip + times)
-            if should_fail:
-                with pytest.raises(DiskIOError):
-                    d.read(2, 0, 3)
-            else:
-                assert d.read(2, 0, 3) == b"abc"
+        assert skip_matches_model(SimDisk, skip, times, calls)
+
+    def test_the_skip_model_catches_a_skip_counted_one_too_many(self) -> None:
+        class SkipsOneTooMany(SimDisk):
+            def fail(self, op, times=1, *, skip=0):  # type: ignore[no-untyped-def]
+                super().fail(op, times, skip=skip + 1)
+
+        assert not skip_matches_model(SkipsOneTooMany, 0, 1, 2)
 
     def test_skip_must_not_be_negative(self) -> None:
         with pytest.raises(ValueError):

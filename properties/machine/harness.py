@@ -42,9 +42,10 @@ _HEADER_BYTES = 24
 class Harness(Faults, Crashes, DamageAtRest, Sweeps):
     """A target and the models side by side; every call records and checks one operation.
 
-    `Harness(target, coverage, *, crashes=True, faults=False, damage=False, factory=None)`:
-    the constructor, and the state it sets up, are `HarnessCore`'s; `factory`, which makes a
-    fresh target like `target`, lets sweeps (`kvcheck.machine.sweeps`) build replicas.
+    `Harness(target, coverage, *, crashes=True, faults=False, damage=False, factory=None,
+    sweeps=False)`: the constructor, and the state it sets up, are `HarnessCore`'s; `factory`,
+    which makes a fresh target like `target`, lets sweeps (`kvcheck.machine.sweeps`) replay
+    the log on replicas, and `sweeps` says the steps drawn include sweeps (for coverage).
     """
 
     # -- reads -----------------------------------------------------------------------------

@@ -8,15 +8,16 @@ crash in twenty. A sweep removes the second chance. `crash_sweep(during, plan)` 
 before each of the operation's disk changes in turn (or before each of its syncs), recovers
 under the drawn crash plan and checks the recovered state; `fault_sweep(during, kind)` fails
 each of its disk calls of `kind` in turn, then reboots cleanly and checks what survived. Each
-point runs on a replica: a fresh target brought to the same state by replaying the log (the
-harness is deterministic, and the logs are a few dozen steps on an in-memory disk). Then the
-operation runs on the harness itself, uninterrupted, and the run goes on.
+point runs on a replica of the harness: a deep copy where the whole target lives in memory (a
+`SimDiskTarget`), else a fresh target from the factory brought to the same state by replaying
+the log (the harness is deterministic, and the logs are a few dozen steps). Then the operation
+runs on the harness itself, uninterrupted, and the run goes on.
 
 A failing point is replayed on the harness itself as the plain steps it stands for
 (`dirty_reboot(..., during, after=k, ...)`, or `fail_disk(kind, 1, k)`, the operation and a
 `clean_reboot`), so the log, the report and the regression test hold only plain steps and
-replay without sweeps. A sweep needs the target's factory to build replicas; without one (a
-`Harness` built by hand) it only runs the operation.
+replay without sweeps. Off a `SimDiskTarget`, a sweep needs the target's factory to build
+replicas; without one it only runs the operation.
 """
 
 from __future__ import annotations
@@ -110,9 +111,7 @@ class Sweeps(HarnessCore):
         if isinstance(self.target, SimDiskTarget):
             return _deep_copy(self)
         assert self.factory is not None
-        replica = type(self)(
-            as_target(self.factory()), Coverage(), factory=None, sweeps=True, **self.flags
-        )
+        replica = type(self)(as_target(self.factory()), Coverage(), factory=None, **self.flags)
         try:
             for op in self.log:
                 replica.run(op)  # type: ignore[attr-defined]
